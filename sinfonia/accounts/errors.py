@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AccountError(StrEnum):
+    USER_NOT_FOUND = "user_not_found"
+    USERNAME_TAKEN = "username_taken"
+    INVALID_USERNAME = "invalid_username"
+    WEAK_PASSWORD = "weak_password"
+    GROUP_NOT_FOUND = "group_not_found"
+    GROUP_NAME_TAKEN = "group_name_taken"
+    NOT_GROUP_ADMIN = "not_group_admin"
+    NOT_SITE_ADMIN = "not_site_admin"
+    LAST_GROUP_ADMIN = "last_group_admin"
+    NOT_A_MEMBER = "not_a_member"
+    API_KEY_NOT_FOUND = "api_key_not_found"
+    LOGIN_REQUIRED = "login_required"

@@ -1,0 +1,5 @@
+from sinfonia.accounts.models.apikey import ApiKey
+from sinfonia.accounts.models.group import Group, Membership, Role
+from sinfonia.accounts.models.user import User
+
+__all__ = ["ApiKey", "Group", "Membership", "Role", "User"]

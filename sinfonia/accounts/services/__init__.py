@@ -1,0 +1,1 @@
+"""Writes on accounts: users, groups and memberships, API keys."""

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from sinfonia.accounts.errors import AccountError
+from sinfonia.accounts.models import ApiKey, User
+from sinfonia.audit.services import record
+from sinfonia.core.context import Actor
+from sinfonia.core.errors import NotFound, PermissionDenied
+
+PREFIX = "sfk_"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _require_self_or_admin(actor: Actor, user: User) -> None:
+    if actor.is_site_admin or (actor.user is not None and actor.user.pk == user.pk):
+        return
+    raise PermissionDenied(AccountError.NOT_SITE_ADMIN, "You manage only your own API keys.")
+
+
+@transaction.atomic
+def create_api_key(
+    actor: Actor, user: User, name: str = "", *, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key for ``user``; return it with its secret text, shown this once only."""
+    _require_self_or_admin(actor, user)
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    full = f"{PREFIX}{prefix}_{secret}"
+    key = ApiKey.objects.create(
+        user=user,
+        name=name or f"key {prefix}",
+        prefix=prefix,
+        key_hash=_hash(full),
+        expires_at=expires_at,
+    )
+    record(actor, "apikey.create", None, target=user.username, key=prefix)
+    return key, full
+
+
+def list_api_keys(actor: Actor, user: User) -> list[ApiKey]:
+    _require_self_or_admin(actor, user)
+    return list(ApiKey.objects.filter(user=user, revoked_at__isnull=True))
+
+
+@transaction.atomic
+def revoke_api_key(actor: Actor, key_id: int) -> None:
+    key = ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).select_related("user").first()
+    if key is None or not (actor.is_site_admin or (actor.user and actor.user.pk == key.user_id)):
+        raise NotFound(AccountError.API_KEY_NOT_FOUND, "No such API key.")
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    record(actor, "apikey.revoke", None, target=key.user.username, key=key.prefix)
+
+
+def authenticate(raw: str) -> User | None:
+    """The active user owning the key ``raw``, or None if it is unknown, revoked or expired."""
+    if not raw.startswith(PREFIX):
+        return None
+    prefix, _, _ = raw[len(PREFIX) :].partition("_")
+    key = (
+        ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).select_related("user").first()
+    )
+    if key is None or not hmac.compare_digest(key.key_hash, _hash(raw)):
+        return None
+    now = timezone.now()
+    if key.expires_at is not None and key.expires_at <= now:
+        return None
+    if not key.user.is_active:
+        return None
+    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key.user

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import re
+import secrets
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from sinfonia.accounts.errors import AccountError
+from sinfonia.accounts.models import User
+from sinfonia.audit.services import record
+from sinfonia.core.context import Actor
+from sinfonia.core.errors import Conflict, Invalid, NotFound, PermissionDenied, Unauthenticated
+from sinfonia.resources.services.tree import ensure_home
+
+USERNAME = re.compile(r"^[\w][\w.@+-]{0,149}$")
+
+
+def require_site_admin(actor: Actor, what: str) -> None:
+    if not actor.is_authenticated:
+        raise Unauthenticated(AccountError.LOGIN_REQUIRED, "Sign in first.")
+    if not actor.is_site_admin:
+        raise PermissionDenied(AccountError.NOT_SITE_ADMIN, f"Only site administrators {what}.")
+
+
+def _check_password(password: str, user: User | None = None) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise Invalid(AccountError.WEAK_PASSWORD, " ".join(exc.messages)) from exc
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(15)
+
+
+@transaction.atomic
+def create_user(
+    actor: Actor,
+    username: str,
+    *,
+    password: str | None = None,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    site_admin: bool = False,
+) -> tuple[User, str | None]:
+    """Create an account and its personal collection. Site administrators only.
+
+    Returns the user and, when no password was given, the generated one (shown once).
+    """
+    require_site_admin(actor, "create accounts")
+    if not USERNAME.match(username):
+        raise Invalid(
+            AccountError.INVALID_USERNAME,
+            "A user name is 1-150 letters, digits and . @ + - _ (no spaces).",
+        )
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict(AccountError.USERNAME_TAKEN, f"The user name {username!r} is taken.")
+    generated = None
+    if password is None:
+        password = generated = generate_password()
+    user = User(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        is_superuser=site_admin,
+        is_staff=site_admin,
+    )
+    _check_password(password, user)
+    user.set_password(password)
+    user.save()
+    ensure_home(user)
+    record(actor, "user.create", None, target=username, site_admin=site_admin)
+    return user, generated
+
+
+def get_user(actor: Actor, user_id: int) -> User:
+    if not actor.is_authenticated:
+        raise Unauthenticated(AccountError.LOGIN_REQUIRED, "Sign in first.")
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None and actor.is_site_admin:
+        user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound(AccountError.USER_NOT_FOUND, "No such user.")
+    return user
+
+
+def find_user(username: str) -> User:
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(AccountError.USER_NOT_FOUND, f"No user named {username!r}.")
+    return user
+
+
+@transaction.atomic
+def update_user(
+    actor: Actor,
+    user: User,
+    *,
+    email: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    is_active: bool | None = None,
+    site_admin: bool | None = None,
+) -> User:
+    """Edit profile details (the user or a site administrator); status flags need the latter."""
+    if not actor.is_site_admin and (actor.user is None or actor.user.pk != user.pk):
+        raise PermissionDenied(AccountError.NOT_SITE_ADMIN, "You may edit only your own profile.")
+    if (is_active is not None or site_admin is not None) and not actor.is_site_admin:
+        raise PermissionDenied(
+            AccountError.NOT_SITE_ADMIN, "Only site administrators change account status."
+        )
+    if email is not None:
+        user.email = email
+    if first_name is not None:
+        user.first_name = first_name
+    if last_name is not None:
+        user.last_name = last_name
+    if is_active is not None:
+        user.is_active = is_active
+    if site_admin is not None:
+        user.is_superuser = user.is_staff = site_admin
+    user.save()
+    record(actor, "user.update", None, target=user.username)
+    return user
+
+
+@transaction.atomic
+def set_password(actor: Actor, user: User, new: str, *, old: str | None = None) -> None:
+    """Change a password: users give their current one; site administrators need not."""
+    own = actor.user is not None and actor.user.pk == user.pk
+    if not own:
+        require_site_admin(actor, "set other people's passwords")
+    elif not actor.is_site_admin and (old is None or not user.check_password(old)):
+        raise Invalid(AccountError.WEAK_PASSWORD, "The current password is wrong.")
+    _check_password(new, user)
+    user.set_password(new)
+    user.save(update_fields=["password"])
+    record(actor, "user.password", None, target=user.username)
+
+
+def list_users(actor: Actor, *, query: str = "") -> list[User]:
+    """Active accounts, for every signed-in user (the Users page, ACL pickers)."""
+    if not actor.is_authenticated:
+        raise Unauthenticated(AccountError.LOGIN_REQUIRED, "Sign in first.")
+    qs = User.objects.all() if actor.is_site_admin else User.objects.filter(is_active=True)
+    if query:
+        qs = qs.filter(username__icontains=query)
+    return list(qs.order_by("username"))

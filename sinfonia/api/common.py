@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.security import HttpBearer, SessionAuth
+
+from sinfonia.accounts.models import User
+from sinfonia.accounts.services import apikeys
+from sinfonia.core.context import Actor
+
+
+class ApiKeyAuth(HttpBearer):
+    """``Authorization: Bearer sfk_...`` with a key from ``sinfonia apikey create``."""
+
+    openapi_description = "An API key created in the profile page or with `sinfonia apikey create`."
+
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        user = apikeys.authenticate(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class ActiveSessionAuth(SessionAuth):
+    """The portal's session cookie (CSRF token required on writes)."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_active:
+            return user
+        return None
+
+
+AUTH = [ApiKeyAuth(), ActiveSessionAuth()]
+
+
+def client_address(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def actor(request: HttpRequest) -> Actor:
+    user = getattr(request, "auth", None)
+    return Actor(
+        user=user if isinstance(user, User) else None,
+        channel="api",
+        client=client_address(request),
+    )

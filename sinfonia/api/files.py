@@ -1,0 +1,105 @@
+"""Simple (multipart) upload and streamed download of single files."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.http import content_disposition_header
+from ninja import File, Form, Router, Status
+from ninja.files import UploadedFile
+
+from sinfonia.api.common import actor
+from sinfonia.api.resources import ERRORS, detail
+from sinfonia.api.schemas import ErrorOut, NodeDetailOut
+from sinfonia.core.errors import Invalid
+from sinfonia.resources.errors import ResourceError
+from sinfonia.resources.models import Level
+from sinfonia.resources.selectors import get_node
+from sinfonia.resources.services import files
+from sinfonia.storage import blobstore
+
+router = Router(tags=["files"])
+
+
+@router.post(
+    "/files",
+    response={201: NodeDetailOut, 413: ErrorOut, **ERRORS},
+    summary="Upload one small file (multipart). Large files: the resumable upload API.",
+)
+def upload(
+    request: HttpRequest,
+    parent_id: Form[int],
+    file: File[UploadedFile],
+    name: Form[str | None] = None,
+    fileset_name: Form[str | None] = None,
+    sinfonia_id: Form[str | None] = None,
+) -> Status[dict[str, Any]]:
+    """Into a fileset, the file joins it; into a folder or collection, a new fileset (named
+    ``fileset_name`` or after the file) is created to hold it."""
+    a = actor(request)
+    if file.size is not None and file.size > settings.SINFONIA_MAX_SIMPLE_UPLOAD:
+        raise Invalid(
+            ResourceError.TOO_LARGE,
+            f"Simple uploads take at most {settings.SINFONIA_MAX_SIMPLE_UPLOAD} bytes; "
+            "use the resumable upload API for larger files.",
+        )
+    parent = get_node(a, parent_id, Level.READ)
+    node = files.upload_file(
+        a,
+        parent,
+        name if name is not None else (file.name or ""),
+        file,  # type: ignore[arg-type]  # UploadedFile streams like a binary file
+        content_type=file.content_type or "",
+        fileset_name=fileset_name,
+        sinfonia_id=sinfonia_id,
+    )
+    return Status(201, detail(request, node))
+
+
+def stream_blob(request: HttpRequest, sha256: str) -> Iterator[bytes] | AsyncIterator[bytes]:
+    """The blob's bytes in chunks; asynchronous under ASGI so no worker thread is held."""
+    chunks = blobstore.read_chunks(sha256)
+    if not isinstance(request, ASGIRequest):
+        return chunks
+
+    def take() -> bytes:
+        return next(chunks, b"")
+
+    async def async_chunks() -> AsyncIterator[bytes]:
+        read = sync_to_async(take, thread_sensitive=False)
+        while chunk := await read():
+            yield chunk
+
+    return async_chunks()
+
+
+def file_response(request: HttpRequest, download: files.Download) -> HttpResponseBase:
+    etag = f'"{download.sha256}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        not_modified = HttpResponse(status=304)
+        not_modified["ETag"] = etag
+        return not_modified
+    response = StreamingHttpResponse(
+        stream_blob(request, download.sha256), content_type=download.mime_type
+    )
+    response["Content-Length"] = str(download.size)
+    response["ETag"] = etag
+    response["Content-Disposition"] = content_disposition_header(True, download.name) or ""
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@router.get(
+    "/files/{node_id}/download",
+    response={200: None, **ERRORS},
+    summary="Download a file's bytes (streamed; UTF-8 names per RFC 5987)",
+)
+def download(request: HttpRequest, node_id: int) -> HttpResponseBase:
+    a = actor(request)
+    return file_response(request, files.open_download(a, get_node(a, node_id)))

@@ -1,0 +1,52 @@
+"""Assembly of the /api/v1 front-end and its single error translator."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+
+from sinfonia import __version__
+from sinfonia.api import accounts, acl, files, misc, resources, trash
+from sinfonia.api.common import AUTH
+from sinfonia.core import errors
+
+STATUS: dict[type[errors.ServiceError], int] = {
+    errors.Unauthenticated: 401,
+    errors.NotFound: 404,
+    errors.PermissionDenied: 403,
+    errors.Conflict: 409,
+    errors.Invalid: 400,
+}
+
+api = NinjaAPI(
+    title="Sinfonia API",
+    version=__version__,
+    description=(
+        "REST API of the Sinfonia research data repository. Authenticate with the session "
+        "cookie of the portal (plus the CSRF token on writes) or with "
+        "`Authorization: Bearer <API key>`."
+    ),
+    auth=AUTH,
+    urls_namespace="api-v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+@api.exception_handler(errors.ServiceError)
+def service_error(request: HttpRequest, exc: errors.ServiceError) -> HttpResponse:
+    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+    if getattr(exc.code, "value", "") == "too_large":
+        status = 413
+    return api.create_response(
+        request, {"code": str(exc.code), "detail": exc.message}, status=status
+    )
+
+
+api.add_router("", accounts.session_router)
+api.add_router("", resources.router)
+api.add_router("", files.router)
+api.add_router("", acl.router)
+api.add_router("", trash.router)
+api.add_router("", accounts.router)
+api.add_router("", misc.router)

@@ -1,0 +1,169 @@
+"""Dispatch of the parsed command line to services (Django is set up by now)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from django.core.management import call_command
+
+from sinfonia.accounts.models import Group, Role, User
+from sinfonia.accounts.services import apikeys, groups, users
+from sinfonia.core.context import Actor
+from sinfonia.core.errors import NotFound
+from sinfonia.resources import selectors
+from sinfonia.resources.services import trash, tree
+
+
+def actor_for(args: argparse.Namespace) -> Actor:
+    name = getattr(args, "as_user", None)
+    if not name:
+        return Actor.local_system()
+    return Actor(user=users.find_user(name), channel="cli", client="local")
+
+
+def _group(actor: Actor, name: str) -> Group:
+    return groups.find_group(actor, name)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        from sinfonia.cli.serve import serve
+
+        return serve(args.host, args.port)
+    call_command("migrate", interactive=False, verbosity=0)
+    actor = actor_for(args)
+    handler = HANDLERS[(args.command, getattr(args, "action", None))]
+    return handler(actor, args)
+
+
+def user_create(actor: Actor, args: argparse.Namespace) -> int:
+    user, generated = users.create_user(
+        actor, args.name, password=args.password, email=args.email, site_admin=args.admin
+    )
+    print(f"created user {user.username}{' (site administrator)' if args.admin else ''}")
+    if generated:
+        print(f"password: {generated}")
+    return 0
+
+
+def user_list(actor: Actor, args: argparse.Namespace) -> int:
+    for u in users.list_users(actor):
+        flags = ["admin"] if u.is_superuser else []
+        if not u.is_active:
+            flags.append("inactive")
+        print(f"{u.username}\t{u.email}\t{','.join(flags)}")
+    return 0
+
+
+def user_set_password(actor: Actor, args: argparse.Namespace) -> int:
+    user = users.find_user(args.name)
+    password = args.password or users.generate_password()
+    users.set_password(actor, user, password)
+    if not args.password:
+        print(f"password: {password}")
+    return 0
+
+
+def group_create(actor: Actor, args: argparse.Namespace) -> int:
+    group = groups.create_group(
+        actor, args.name, description=args.description, public=not args.private
+    )
+    if args.group_admin:
+        groups.set_member(actor, group, users.find_user(args.group_admin), Role.ADMIN)
+    print(f"created group {group.name} ({'private' if args.private else 'public'})")
+    return 0
+
+
+def group_add(actor: Actor, args: argparse.Namespace) -> int:
+    groups.set_member(actor, _group(actor, args.group), users.find_user(args.user), args.role)
+    print(f"{args.user} is {args.role} of {args.group}")
+    return 0
+
+
+def group_remove(actor: Actor, args: argparse.Namespace) -> int:
+    groups.remove_member(actor, _group(actor, args.group), users.find_user(args.user))
+    print(f"{args.user} left {args.group}")
+    return 0
+
+
+def group_list(actor: Actor, args: argparse.Namespace) -> int:
+    for group in groups.visible_groups(actor):
+        members = ", ".join(
+            f"{m.user.username}{' (admin)' if m.role == Role.ADMIN else ''}"
+            for m in groups.members(actor, group)
+        )
+        print(f"{group.name}\t{'public' if group.public else 'private'}\t{members}")
+    return 0
+
+
+def apikey_create(actor: Actor, args: argparse.Namespace) -> int:
+    user = users.find_user(args.user)
+    _, secret = apikeys.create_api_key(actor, user, args.name)
+    print(secret)
+    return 0
+
+
+def collection_create(actor: Actor, args: argparse.Namespace) -> int:
+    node = tree.create_collection(
+        actor, args.name, description=args.description, public=args.public
+    )
+    print(f"created collection /{node.name} (id {node.id})")
+    return 0
+
+
+def collection_list(actor: Actor, args: argparse.Namespace) -> int:
+    offset = 0
+    while True:
+        page = selectors.list_collections(actor, offset=offset, limit=500)
+        for node in page.items:
+            print(f"/{node.name}\t{node.id}")
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            return 0
+
+
+def trash_purge_expired(actor: Actor, args: argparse.Namespace) -> int:
+    print(f"purged {trash.purge_expired(actor)} element(s)")
+    return 0
+
+
+def do_import(actor: Actor, args: argparse.Namespace) -> int:
+    from sinfonia.cli.transfer import import_tree
+
+    report = import_tree(
+        actor, args.source, args.destination, sinfonia_id=args.sinfonia_id, progress=not args.quiet
+    )
+    print(report.summary())
+    for path, reason in report.failed:
+        print(f"  failed: {path}: {reason}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def do_export(actor: Actor, args: argparse.Namespace) -> int:
+    from sinfonia.cli.transfer import export_tree
+
+    report = export_tree(actor, args.source, args.destination, progress=not args.quiet)
+    print(report.summary())
+    for path, reason in report.failed:
+        print(f"  failed: {path}: {reason}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+HANDLERS = {
+    ("user", "create"): user_create,
+    ("user", "list"): user_list,
+    ("user", "set-password"): user_set_password,
+    ("group", "create"): group_create,
+    ("group", "add"): group_add,
+    ("group", "remove"): group_remove,
+    ("group", "list"): group_list,
+    ("apikey", "create"): apikey_create,
+    ("collection", "create"): collection_create,
+    ("collection", "list"): collection_list,
+    ("trash", "purge-expired"): trash_purge_expired,
+    ("import", None): do_import,
+    ("export", None): do_export,
+}
+
+__all__ = ["HANDLERS", "NotFound", "User", "run"]

@@ -1,0 +1,89 @@
+"""Content-addressed blob files under the data folder.
+
+Layout: ``blobs/ab/cd/abcdef...`` (first two byte pairs of the SHA-256 as directories). Bytes are
+written to ``tmp/`` first, flushed to disk, then renamed into place, so a reader never sees a
+partial blob and a crash leaves at most a stray file in ``tmp/``. See
+docs/decisions/0002-storage-layout.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBytes:
+    sha256: str
+    size: int
+
+
+def blob_dir() -> Path:
+    return Path(settings.SINFONIA_BLOB_DIR)
+
+
+def tmp_dir() -> Path:
+    path = Path(settings.SINFONIA_TMP_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def blob_path(sha256: str) -> Path:
+    return blob_dir() / sha256[:2] / sha256[2:4] / sha256
+
+
+def write_chunks(chunks: Iterable[bytes]) -> StoredBytes:
+    """Stream ``chunks`` into the store, hashing as they pass; return the content's address."""
+    digest = hashlib.sha256()
+    size = 0
+    fd, tmp_name = tempfile.mkstemp(dir=tmp_dir(), prefix="blob-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        sha256 = digest.hexdigest()
+        _place(Path(tmp_name), sha256)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return StoredBytes(sha256=sha256, size=size)
+
+
+def write_stream(stream: BinaryIO) -> StoredBytes:
+    return write_chunks(iter(lambda: stream.read(CHUNK), b""))
+
+
+def _place(tmp: Path, sha256: str) -> None:
+    final = blob_path(sha256)
+    if final.exists():
+        tmp.unlink()  # identical content is stored once
+        return
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, final)
+
+
+def read_chunks(sha256: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    with open(blob_path(sha256), "rb", buffering=0) as fh:
+        while chunk := fh.read(chunk_size):
+            yield chunk
+
+
+def exists(sha256: str) -> bool:
+    return blob_path(sha256).exists()
+
+
+def delete(sha256: str) -> None:
+    blob_path(sha256).unlink(missing_ok=True)

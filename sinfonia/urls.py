@@ -1,0 +1,10 @@
+from django.urls import path
+
+from sinfonia.api.v1 import api
+from sinfonia.web import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("api/v1/", api.urls),
+    path("", views.home, name="home"),
+]
