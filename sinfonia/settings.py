@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "sinfonia.storage",
     "sinfonia.resources",
     "sinfonia.audit",
+    "sinfonia.transfers",
     "sinfonia.web",
 ]
 
@@ -153,5 +154,18 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("SINFONIA_LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": os.environ.get("SINFONIA_LOG_LEVEL", "INFO").upper(),  # "info" works too
+    },
 }
+
+# Resumable uploads (tus): largest accepted file, and how long an unfinished one is kept.
+SINFONIA_MAX_UPLOAD_SIZE = int(os.environ.get("SINFONIA_MAX_UPLOAD_SIZE", str(1024**4)))
+SINFONIA_UPLOAD_EXPIRY_HOURS = int(os.environ.get("SINFONIA_UPLOAD_EXPIRY_HOURS", "72"))
+SINFONIA_UPLOAD_TOKEN_HOURS = int(os.environ.get("SINFONIA_UPLOAD_TOKEN_HOURS", "72"))
+
+# ZIP extraction limits (zip-bomb protection): expansion ratio per member, total bytes, members.
+SINFONIA_ZIP_MAX_RATIO = int(os.environ.get("SINFONIA_ZIP_MAX_RATIO", "200"))
+SINFONIA_ZIP_MAX_TOTAL = int(os.environ.get("SINFONIA_ZIP_MAX_TOTAL", str(200 * 1024**3)))
+SINFONIA_ZIP_MAX_MEMBERS = int(os.environ.get("SINFONIA_ZIP_MAX_MEMBERS", "200000"))

@@ -16,6 +16,7 @@ from sinfonia.accounts.services import apikeys, groups, users
 from sinfonia.api.common import actor
 from sinfonia.api.resources import ERRORS
 from sinfonia.api.schemas import ErrorOut
+from sinfonia.resources.models import Node
 from sinfonia.resources.services.tree import ensure_home
 
 router = Router(tags=["accounts"])
@@ -42,8 +43,15 @@ class UserOut(Schema):
             "last_name": u.last_name,
             "site_admin": u.is_superuser,
             "is_active": u.is_active,
-            "home_id": ensure_home(u).id,
+            "home_id": _home_id(u),
         }
+
+
+def _home_id(user: User) -> int:
+    try:
+        return user.home_collection.id
+    except Node.DoesNotExist:  # accounts made outside Sinfonia's services (e.g. Django shell)
+        return ensure_home(user).id
 
 
 class UserIn(Schema):
@@ -271,6 +279,21 @@ def remove_member(request: HttpRequest, group_id: int, user_id: int) -> Status[N
     a = actor(request)
     groups.remove_member(a, groups.get_group(a, group_id), users.get_user(a, user_id))
     return Status(204, None)
+
+
+class UploadTokenOut(Schema):
+    token: str
+    expires_at: datetime
+
+
+@router.post(
+    "/upload-tokens",
+    response={201: UploadTokenOut, **ERRORS},
+    summary="A token for resumable uploads that outlives the browser session",
+)
+def upload_token(request: HttpRequest) -> Status[dict[str, Any]]:
+    token, expires = apikeys.issue_upload_token(actor(request))
+    return Status(201, {"token": token, "expires_at": expires})
 
 
 class LoginIn(Schema):

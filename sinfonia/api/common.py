@@ -7,6 +7,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from sinfonia.accounts.models import User
 from sinfonia.accounts.services import apikeys
+from sinfonia.core import errors
 from sinfonia.core.context import Actor
 
 
@@ -33,6 +34,21 @@ class ActiveSessionAuth(SessionAuth):
 
 
 AUTH = [ApiKeyAuth(), ActiveSessionAuth()]
+
+STATUS: dict[type[errors.ServiceError], int] = {
+    errors.Unauthenticated: 401,
+    errors.NotFound: 404,
+    errors.PermissionDenied: 403,
+    errors.Conflict: 409,
+    errors.Invalid: 400,
+}
+
+
+def status_for(exc: errors.ServiceError) -> int:
+    """The HTTP status of a service error (the REST front-ends' one translator)."""
+    if str(exc.code) == "too_large":
+        return 413
+    return next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
 
 
 def client_address(request: HttpRequest) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -62,9 +63,9 @@ def upload(
     return Status(201, detail(request, node))
 
 
-def stream_blob(request: HttpRequest, sha256: str) -> Iterator[bytes] | AsyncIterator[bytes]:
-    """The blob's bytes in chunks; asynchronous under ASGI so no worker thread is held."""
-    chunks = blobstore.read_chunks(sha256)
+def stream(request: HttpRequest, chunks: Iterator[bytes]) -> Iterator[bytes] | AsyncIterator[bytes]:
+    """Chunks as the server wants them: asynchronous under ASGI so no worker thread is held
+    between chunks (reads run in a thread pool), plain under WSGI and the test client."""
     if not isinstance(request, ASGIRequest):
         return chunks
 
@@ -79,16 +80,62 @@ def stream_blob(request: HttpRequest, sha256: str) -> Iterator[bytes] | AsyncIte
     return async_chunks()
 
 
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) of a single ``Range: bytes=a-b`` (RFC 9110 §14.1.2); None when absent or
+    not understood (multiple ranges): the whole file is sent. Raises for unsatisfiable."""
+    match = RANGE.match(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # suffix: the last N bytes
+        n = int(last)
+        if n == 0:
+            raise Unsatisfiable
+        return max(0, size - n), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        raise Unsatisfiable
+    return start, end
+
+
+class Unsatisfiable(Exception):
+    pass
+
+
 def file_response(request: HttpRequest, download: files.Download) -> HttpResponseBase:
+    """A file's bytes with ETag (its SHA-256), conditional GET, single byte ranges, and its
+    UTF-8 name in Content-Disposition (RFC 6266 / RFC 5987)."""
     etag = f'"{download.sha256}"'
     if etag in request.headers.get("If-None-Match", ""):
         not_modified = HttpResponse(status=304)
         not_modified["ETag"] = etag
         return not_modified
+    wanted = None
+    if_range = request.headers.get("If-Range")
+    if "Range" in request.headers and (if_range is None or if_range == etag):
+        try:
+            wanted = byte_range(request.headers["Range"], download.size)
+        except Unsatisfiable:
+            refused = HttpResponse(status=416)
+            refused["Content-Range"] = f"bytes */{download.size}"
+            return refused
+    start, end = wanted if wanted else (0, download.size - 1)
+    length = end - start + 1 if download.size else 0
     response = StreamingHttpResponse(
-        stream_blob(request, download.sha256), content_type=download.mime_type
+        stream(request, blobstore.read_chunks(download.sha256, start, length)),
+        content_type=download.mime_type,
+        status=206 if wanted else 200,
     )
-    response["Content-Length"] = str(download.size)
+    if wanted:
+        response["Content-Range"] = f"bytes {start}-{end}/{download.size}"
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
     response["ETag"] = etag
     response["Content-Disposition"] = content_disposition_header(True, download.name) or ""
     response["X-Content-Type-Options"] = "nosniff"
@@ -97,8 +144,8 @@ def file_response(request: HttpRequest, download: files.Download) -> HttpRespons
 
 @router.get(
     "/files/{node_id}/download",
-    response={200: None, **ERRORS},
-    summary="Download a file's bytes (streamed; UTF-8 names per RFC 5987)",
+    response={200: None, 206: None, 304: None, 416: None, **ERRORS},
+    summary="Download a file's bytes (streamed; Range, ETag; UTF-8 names per RFC 5987)",
 )
 def download(request: HttpRequest, node_id: int) -> HttpResponseBase:
     a = actor(request)

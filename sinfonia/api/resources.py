@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Body, Query, Router, Schema, Status
 from pydantic import Field
 
 from sinfonia.api.common import actor
@@ -40,7 +40,7 @@ def detail(request: HttpRequest, node: Node) -> dict[str, Any]:
             {"id": n.id, "kind": Kind(n.kind).label, "name": n.name}
             for n in selectors.breadcrumb(node)
         ],
-        summary=summary_out(selectors.summary(node)),
+        summary=summary_out(selectors.summary(a, node)),
         meta=node.meta,
         access=Level(level).label,
         sha256=node.blob_id,
@@ -121,7 +121,7 @@ def lookup(request: HttpRequest, path: str) -> dict[str, Any]:
     return detail(request, selectors.lookup(actor(request), path))
 
 
-@router.get("/resources/{node_id}", response={200: NodeDetailOut, **ERRORS})
+@router.get("/resources/{int:node_id}", response={200: NodeDetailOut, **ERRORS})
 def get_resource(request: HttpRequest, node_id: int) -> dict[str, Any]:
     return detail(request, selectors.get_node(actor(request), node_id))
 
@@ -135,7 +135,7 @@ class NodePatch(Schema):
 
 
 @router.patch(
-    "/resources/{node_id}",
+    "/resources/{int:node_id}",
     response={200: NodeDetailOut, **ERRORS},
     summary="Rename, describe, or set the project identifier",
 )
@@ -215,7 +215,7 @@ def delete_many(request: HttpRequest, body: DeleteIn) -> dict[str, Any]:
 
 
 @router.delete(
-    "/resources/{node_id}",
+    "/resources/{int:node_id}",
     response={200: TrashedOut, **ERRORS},
     summary="Move an element to your recycle bin",
 )
@@ -236,7 +236,9 @@ def get_metadata(request: HttpRequest, node_id: int) -> dict[str, Any]:
     response={200: dict[str, Any], **ERRORS},
     summary="Merge keys into the metadata (null removes a key)",
 )
-def patch_metadata(request: HttpRequest, node_id: int, body: dict[str, Any]) -> dict[str, Any]:
+def patch_metadata(
+    request: HttpRequest, node_id: int, body: Body[dict[str, Any]]
+) -> dict[str, Any]:
     a = actor(request)
     return metadata.set_metadata(a, selectors.get_node(a, node_id), body)
 
@@ -246,6 +248,6 @@ def patch_metadata(request: HttpRequest, node_id: int, body: dict[str, Any]) -> 
     response={200: dict[str, Any], **ERRORS},
     summary="Replace the metadata",
 )
-def put_metadata(request: HttpRequest, node_id: int, body: dict[str, Any]) -> dict[str, Any]:
+def put_metadata(request: HttpRequest, node_id: int, body: Body[dict[str, Any]]) -> dict[str, Any]:
     a = actor(request)
     return metadata.set_metadata(a, selectors.get_node(a, node_id), body, replace=True)

@@ -6,17 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from sinfonia import __version__
-from sinfonia.api import accounts, acl, files, misc, resources, trash
-from sinfonia.api.common import AUTH
+from sinfonia.api import accounts, acl, archives, files, misc, operations, resources, trash
+from sinfonia.api.common import AUTH, status_for
 from sinfonia.core import errors
-
-STATUS: dict[type[errors.ServiceError], int] = {
-    errors.Unauthenticated: 401,
-    errors.NotFound: 404,
-    errors.PermissionDenied: 403,
-    errors.Conflict: 409,
-    errors.Invalid: 400,
-}
 
 api = NinjaAPI(
     title="Sinfonia API",
@@ -35,17 +27,16 @@ api = NinjaAPI(
 
 @api.exception_handler(errors.ServiceError)
 def service_error(request: HttpRequest, exc: errors.ServiceError) -> HttpResponse:
-    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-    if getattr(exc.code, "value", "") == "too_large":
-        status = 413
     return api.create_response(
-        request, {"code": str(exc.code), "detail": exc.message}, status=status
+        request, {"code": str(exc.code), "detail": exc.message}, status=status_for(exc)
     )
 
 
 api.add_router("", accounts.session_router)
 api.add_router("", resources.router)
 api.add_router("", files.router)
+api.add_router("", archives.router)
+api.add_router("", operations.router)
 api.add_router("", acl.router)
 api.add_router("", trash.router)
 api.add_router("", accounts.router)

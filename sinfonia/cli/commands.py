@@ -66,11 +66,12 @@ def user_set_password(actor: Actor, args: argparse.Namespace) -> int:
 
 
 def group_create(actor: Actor, args: argparse.Namespace) -> int:
+    admin = users.find_user(args.group_admin) if args.group_admin else None  # before creating
     group = groups.create_group(
         actor, args.name, description=args.description, public=not args.private
     )
-    if args.group_admin:
-        groups.set_member(actor, group, users.find_user(args.group_admin), Role.ADMIN)
+    if admin is not None:
+        groups.set_member(actor, group, admin, Role.ADMIN)
     print(f"created group {group.name} ({'private' if args.private else 'public'})")
     return 0
 

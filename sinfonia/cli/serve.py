@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
+from types import FrameType
 
 import uvicorn
 from django.conf import settings
@@ -15,6 +17,7 @@ from sinfonia.accounts.services.users import generate_password
 from sinfonia.core.context import Actor
 from sinfonia.resources.services import trash
 from sinfonia.resources.services.tree import ensure_home
+from sinfonia.transfers.services import operations, uploads
 
 log = logging.getLogger("sinfonia.serve")
 HOUSEKEEPING_SECONDS = 6 * 3600
@@ -51,8 +54,15 @@ def _housekeeping(stop: threading.Event) -> None:
             purged = trash.purge_expired(Actor.local_system())
             if purged:
                 log.info("purged %d expired element(s) from recycle bins", purged)
+            expired = uploads.expire_uploads()
+            if expired:
+                log.info("dropped %d expired upload(s)", expired)
         except Exception:  # keep the server running; the next round tries again
             log.exception("housekeeping failed")
+
+
+def _handled(signum: int, frame: FrameType | None) -> None:
+    """The graceful shutdown this signal asked for is over by the time it arrives here."""
 
 
 def serve(host: str, port: int) -> int:
@@ -61,6 +71,11 @@ def serve(host: str, port: int) -> int:
     ensure_admin()
     stop = threading.Event()
     threading.Thread(target=_housekeeping, args=(stop,), daemon=True, name="housekeeping").start()
+    if interrupted := operations.recover_interrupted():
+        log.warning("%d operation(s) were interrupted by the last stop", interrupted)
+    threading.Thread(
+        target=operations.worker_loop, args=(stop,), daemon=True, name="operations"
+    ).start()
     config = uvicorn.Config(
         "sinfonia.asgi:application",
         host=host,
@@ -71,9 +86,15 @@ def serve(host: str, port: int) -> int:
     )
     server = uvicorn.Server(config)
     print(f"Sinfonia: listening on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
+    # uvicorn handles SIGINT/SIGTERM (stops accepting, finishes requests) and then raises the
+    # signal again for the handler it found; make that one a no-op so that we report the stop
+    # and exit 0 instead of dying of the signal.
+    previous = {sig: signal.signal(sig, _handled) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.run()  # handles SIGINT/SIGTERM: stops accepting, finishes requests, returns
+        server.run()
     finally:
         stop.set()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("Sinfonia: stopped", flush=True)
     return 0

@@ -81,6 +81,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _shown(path: Path) -> str:
+    """``path`` for messages, printable anywhere: bytes that are not UTF-8 appear as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _walk(root: Path) -> Iterator[tuple[Path, list[str], list[str]]]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
@@ -101,7 +106,10 @@ def import_tree(
     pid = identifiers.parse(sinfonia_id) if sinfonia_id else None
     dest = _destination(actor, destination)
     total = sum(
-        (d / f).lstat().st_size for d, _, fs in _walk(root) for f in fs if (d / f).is_file()
+        (d / f).lstat().st_size
+        for d, _, fs in _walk(root)
+        for f in fs
+        if (d / f).is_file() and not (d / f).is_symlink()  # as counted below
     )
     report = Report(verb="imported")
     folders: dict[Path, Node] = {root: dest}
@@ -118,15 +126,15 @@ def import_tree(
                         raise Invalid(ResourceError.INVALID_PATH, "symbolic links are not followed")
                     folders[local] = _ensure_folder(actor, parent, name, pid)
                 except ServiceError as exc:
-                    report.failed.append((str(local), exc.message))
+                    report.failed.append((_shown(local), exc.message))
             for name in filenames:
                 local = dirpath / name
                 try:
                     _import_file(actor, parent, local, name, pid, report)
                 except ServiceError as exc:
-                    report.failed.append((str(local), exc.message))
+                    report.failed.append((_shown(local), exc.message))
                 except OSError as exc:
-                    report.failed.append((str(local), exc.strerror or str(exc)))
+                    report.failed.append((_shown(local), exc.strerror or str(exc)))
                 if local.is_file() and not local.is_symlink():
                     bar.update(local.lstat().st_size)
     return report
@@ -187,7 +195,7 @@ def export_tree(actor: Actor, source: str, destination: str, *, progress: bool =
     node = selectors.lookup(actor, source)
     out = Path(destination)
     out.mkdir(parents=True, exist_ok=True)
-    total = selectors.summary(node).size
+    total = selectors.summary(actor, node).size
     report = Report(verb="exported")
     with tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc="export") as bar:
         _export(actor, node, out, report, bar)

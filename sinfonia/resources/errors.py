@@ -15,6 +15,7 @@ class ResourceError(StrEnum):
     ACL_NOT_HERE = "acl_not_on_this_kind"
     INVALID_ACL = "invalid_acl"
     INVALID_METADATA = "invalid_metadata"
+    INVALID_DESCRIPTION = "invalid_description"
     INVALID_SINFONIA_ID = "invalid_sinfonia_id"
     INVALID_PATH = "invalid_path"
     INVALID_SORT = "invalid_sort"

@@ -116,11 +116,12 @@ class ProjectId:
     value: str
     general: dict[str, str] = field(default_factory=dict)
     specific: str = ""
+    specific_key: str = "specific"  # the scheme's key for the specific part
 
     def as_parts(self) -> dict[str, str]:
         parts = dict(self.general)
         if self.specific:
-            parts["specific"] = self.specific
+            parts[self.specific_key] = self.specific
         return parts
 
 
@@ -216,4 +217,9 @@ def build(general: dict[str, str], specific: str = "", *, given: int | None = No
                 f"{s.specific.label} {specific!r} does not match the scheme "
                 f"(expected like {s.specific.example!r})."
             )
-    return ProjectId(value=s.format(clean, specific), general=clean, specific=specific)
+    return ProjectId(
+        value=s.format(clean, specific),
+        general=clean,
+        specific=specific,
+        specific_key=s.specific.key,
+    )

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Coalesce
 
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Invalid, NotFound
@@ -16,7 +31,7 @@ from sinfonia.resources.models import Kind, Level, Node
 SortKey = Literal["name", "size", "created", "updated"]
 SORT_FIELDS: dict[str, tuple[str, ...]] = {
     "name": ("sort_name", "id"),
-    "size": ("size", "sort_name", "id"),
+    "size": ("listed_size", "sort_name", "id"),
     "created": ("created_at", "id"),
     "updated": ("updated_at", "id"),
 }
@@ -40,8 +55,8 @@ def get_nodes(actor: Actor, node_ids: list[int], level: Level) -> list[Node]:
     nodes = []
     for node_id in dict.fromkeys(node_ids):
         node = found.get(node_id)
-        if node is None:
-            raise NotFound(ResourceError.NOT_FOUND, f"Element {node_id} does not exist.")
+        if node is None:  # the same answer as for a node the actor may not see
+            raise NotFound(ResourceError.NOT_FOUND, "No such element, or you may not see it.")
         access.require(actor, level, node)
         nodes.append(node)
     return nodes
@@ -52,6 +67,8 @@ def split_path(path: str) -> list[str]:
         raise Invalid(
             ResourceError.INVALID_PATH, "A path starts with '/', e.g. /Collection/Folder."
         )
+    if "\x00" in path:
+        raise Invalid(ResourceError.INVALID_PATH, "A path must not contain NUL characters.")
     parts = [p for p in path.split("/") if p]
     if not parts:
         raise Invalid(ResourceError.INVALID_PATH, "The path names no collection.")
@@ -97,6 +114,9 @@ def _page(qs: QuerySet[Node], offset: int, limit: int) -> Page:
     limit = max(1, min(limit, MAX_PAGE))
     offset = max(0, offset)
     items = list(qs[offset : offset + limit])
+    # Creators in one query for the page, not a join: a join is also paid for every row an
+    # OFFSET skips, which made deep pages of big folders slow on SQLite.
+    prefetch_related_objects(items, "creator")
     total = len(items) + offset if len(items) < limit and (items or offset == 0) else qs.count()
     _annotate_fileset_sizes(items)
     return Page(items=items, total=total, offset=offset, limit=limit)
@@ -123,7 +143,26 @@ def list_children(
     """One page of ``node``'s children that ``actor`` may see; folders first, then filesets."""
     access.require(actor, Level.READ, node)
     qs = access.visible(actor, Level.READ, Node.objects.filter(parent=node, in_trash=False))
-    return _page(qs.order_by(*_order(sort, descending)), offset, limit)
+    order = _order(sort, descending)
+    if sort == "size":
+        qs = qs.annotate(listed_size=_listed_size())
+    return _page(qs.order_by(*order), offset, limit)
+
+
+def _listed_size() -> Case:
+    """The size a listing shows, so sorting agrees with it: a fileset's is its files' total."""
+    totals = (
+        Node.objects.filter(parent=OuterRef("pk"), in_trash=False, kind=Kind.FILE)
+        .order_by()
+        .values("parent")
+        .annotate(total=Sum("size"))
+        .values("total")
+    )
+    return Case(
+        When(kind=Kind.FILESET, then=Coalesce(Subquery(totals), Value(0))),
+        default=F("size"),
+        output_field=BigIntegerField(),
+    )
 
 
 def list_collections(
@@ -160,11 +199,13 @@ class Summary:
     folders: int
 
 
-def summary(node: Node) -> Summary:
-    """Size and element counts of everything below ``node`` (the information panel)."""
+def summary(actor: Actor, node: Node) -> Summary:
+    """Size and element counts of everything below ``node`` that ``actor`` may see (the
+    information panel): sub-folders with their own, closed permissions are not counted."""
     if node.kind == Kind.FILE:
         return Summary(size=node.size, files=1, filesets=0, folders=0)
-    row = Node.objects.filter(ancestry__startswith=node.subtree_prefix, in_trash=False).aggregate(
+    below = Node.objects.filter(ancestry__startswith=node.subtree_prefix, in_trash=False)
+    row = access.visible(actor, Level.READ, below).aggregate(
         size=Sum("size", filter=Q(kind=Kind.FILE)),
         files=Count("id", filter=Q(kind=Kind.FILE)),
         filesets=Count("id", filter=Q(kind=Kind.FILESET)),
@@ -188,3 +229,38 @@ def find_by_project_id(
             qs = qs.filter(**{f"sinfonia_id_parts__{key}": value})
     qs = access.visible(actor, Level.READ, qs)
     return _page(qs.order_by("sinfonia_id", "id"), offset, limit)
+
+
+def children_all(actor: Actor, node: Node) -> Iterator[Node]:
+    """Every visible child of ``node``, page by page (folders first, by name)."""
+    offset = 0
+    while True:
+        page = list_children(actor, node, offset=offset, limit=MAX_PAGE)
+        yield from page.items
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            return
+
+
+def walk_files(
+    actor: Actor, node: Node, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Node]]:
+    """Every file below ``node`` that ``actor`` may read, with its relative path parts.
+
+    The tree is kept as directories, except that a fileset holding exactly one file of its own
+    name stands for that file (how single uploads look), so exports and archives read naturally.
+    """
+    if node.kind == Kind.FILE:
+        yield (*prefix, node.name), node
+        return
+    children = list(children_all(actor, node))
+    if (
+        node.kind == Kind.FILESET
+        and len(children) == 1
+        and children[0].kind == Kind.FILE
+        and children[0].name == node.name
+    ):
+        yield (*prefix, node.name), children[0]
+        return
+    for child in children:
+        yield from walk_files(actor, child, (*prefix, node.name))

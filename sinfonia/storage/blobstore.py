@@ -66,6 +66,14 @@ def write_stream(stream: BinaryIO) -> StoredBytes:
     return write_chunks(iter(lambda: stream.read(CHUNK), b""))
 
 
+def adopt(path: Path, sha256: str, size: int) -> StoredBytes:
+    """Move a fully written and hashed file (a finished resumable upload) into the store."""
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+    _place(path, sha256)
+    return StoredBytes(sha256=sha256, size=size)
+
+
 def _place(tmp: Path, sha256: str) -> None:
     final = blob_path(sha256)
     if final.exists():
@@ -75,9 +83,20 @@ def _place(tmp: Path, sha256: str) -> None:
     os.replace(tmp, final)
 
 
-def read_chunks(sha256: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+def read_chunks(
+    sha256: str, start: int = 0, length: int | None = None, chunk_size: int = CHUNK
+) -> Iterator[bytes]:
+    """The blob's bytes from ``start``, ``length`` of them (all by default), in chunks."""
     with open(blob_path(sha256), "rb", buffering=0) as fh:
-        while chunk := fh.read(chunk_size):
+        if start:
+            fh.seek(start)
+        remaining = length
+        while remaining is None or remaining > 0:
+            chunk = fh.read(chunk_size if remaining is None else min(chunk_size, remaining))
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
             yield chunk
 
 

@@ -27,6 +27,13 @@ def take_blob(stored: blobstore.StoredBytes) -> Blob:
     return blob
 
 
+def discard_unclaimed(sha256: str) -> None:
+    """Delete stored bytes that no Blob row claims: the registration they were stored for
+    failed and rolled back. Bytes that identical content registered meanwhile are kept."""
+    if not Blob.objects.filter(sha256=sha256).exists():
+        blobstore.delete(sha256)
+
+
 def add_references(sha256s: Iterable[str]) -> None:
     """Count one more reference per occurrence in ``sha256s`` (a copy of many files)."""
     _shift(Counter(sha256s), +1)

@@ -5,6 +5,8 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
@@ -80,3 +82,32 @@ def authenticate(raw: str) -> User | None:
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key.user
+
+
+UPLOAD_TOKEN_PREFIX = "sut_"
+_UPLOAD_SALT = "sinfonia.upload-token"
+
+
+def issue_upload_token(actor: Actor) -> tuple[str, datetime]:
+    """A bearer token that lets the portal's background uploads outlive the browser session.
+
+    It authorises the upload endpoints only, for ``SINFONIA_UPLOAD_TOKEN_HOURS``.
+    """
+    if actor.user is None:
+        raise PermissionDenied(AccountError.LOGIN_REQUIRED, "Sign in first.")
+    signed = signing.TimestampSigner(salt=_UPLOAD_SALT).sign(str(actor.user.pk))
+    expires = timezone.now() + timedelta(hours=settings.SINFONIA_UPLOAD_TOKEN_HOURS)
+    return UPLOAD_TOKEN_PREFIX + signed, expires
+
+
+def authenticate_upload_token(raw: str) -> User | None:
+    if not raw.startswith(UPLOAD_TOKEN_PREFIX):
+        return None
+    try:
+        user_id = signing.TimestampSigner(salt=_UPLOAD_SALT).unsign(
+            raw[len(UPLOAD_TOKEN_PREFIX) :],
+            max_age=timedelta(hours=settings.SINFONIA_UPLOAD_TOKEN_HOURS),
+        )
+    except signing.BadSignature:
+        return None
+    return User.objects.filter(pk=int(user_id), is_active=True).first()

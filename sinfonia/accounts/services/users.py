@@ -146,7 +146,8 @@ def list_users(actor: Actor, *, query: str = "") -> list[User]:
     """Active accounts, for every signed-in user (the Users page, ACL pickers)."""
     if not actor.is_authenticated:
         raise Unauthenticated(AccountError.LOGIN_REQUIRED, "Sign in first.")
-    qs = User.objects.all() if actor.is_site_admin else User.objects.filter(is_active=True)
+    qs = User.objects.select_related("home_collection")
+    qs = qs if actor.is_site_admin else qs.filter(is_active=True)
     if query:
         qs = qs.filter(username__icontains=query)
     return list(qs.order_by("username"))

@@ -90,8 +90,17 @@ class Node(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["parent", "in_trash", "kind", "sort_name"], name="node_listing"),
-            models.Index(fields=["acl_root"], name="node_acl_root"),
+            # Listing a folder: the live children of one parent in display order, so the first
+            # page is read straight off the index. Partial (``NOT in_trash``), because SQLite
+            # cannot use ``NOT in_trash`` as an equality on an index column; ``acl_root`` and
+            # ``in_trash`` ride along so the permission-filtered count is index-only.
+            models.Index(
+                fields=["parent", "kind", "sort_name", "id", "acl_root", "in_trash"],
+                condition=models.Q(in_trash=False),
+                name="node_children",
+            ),
+            # `visible` looks up the (few) public ACL roots; without this it scans the table.
+            models.Index(fields=["id"], condition=models.Q(public=True), name="node_public"),
         ]
 
     def __str__(self) -> str:

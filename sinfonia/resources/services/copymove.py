@@ -19,6 +19,7 @@ of their destination (own ACLs of copied folders are not carried over).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 from django.db import transaction
 from django.db.models import Value
@@ -100,7 +101,12 @@ def move_nodes(actor: Actor, sources: list[Node], dest: Node) -> list[Node]:
     Errors: Invalid (placement), Conflict (name taken, cycle), NotFound/PermissionDenied.
     """
     moved = []
+    moved_ids: set[int] = set()
     for src in _check_selection(actor, sources, dest, moving=True):
+        if moved_ids.intersection(src.ancestor_ids):
+            # An ancestor picked earlier in the selection has just moved it along.
+            src.refresh_from_db(fields=["ancestry", "acl_root"])
+        moved_ids.add(src.id)
         target = dest
         if _needs_wrapper(src, dest):
             target = _wrapper_fileset(actor, src, dest)
@@ -146,16 +152,27 @@ def _wrapper_fileset(actor: Actor, file: Node, dest: Node) -> Node:
 
 
 @transaction.atomic
-def copy_nodes(actor: Actor, sources: list[Node], dest: Node) -> list[Node]:
+def copy_nodes(
+    actor: Actor,
+    sources: list[Node],
+    dest: Node,
+    *,
+    progress: Callable[[int], object] | None = None,
+) -> list[Node]:
     """Copy ``sources`` (with their subtrees) into ``dest``; return the new top elements.
 
     Needs read access on the sources and write access on ``dest``; parts of a subtree the
-    actor may not read are left out. No bytes are copied.
+    actor may not read are left out. No bytes are copied. ``progress`` is called with the
+    number of elements copied so far (background copies report it).
     """
     copies = []
+    copied = 0
     for src in _check_selection(actor, sources, dest, moving=False):
         target = _wrapper_fileset(actor, src, dest) if _needs_wrapper(src, dest) else dest
         top, count = _copy_subtree(actor, src, target)
+        copied += count
+        if progress is not None:
+            progress(copied)
         record(
             actor,
             f"{src.kind_name}.copy",

@@ -32,12 +32,18 @@ def guess_mime(name: str, declared: str = "") -> str:
 
 
 def check_destination(
-    actor: Actor, parent: Node, name: str, fileset_name: str | None = None
+    actor: Actor,
+    parent: Node,
+    name: str,
+    fileset_name: str | None = None,
+    *,
+    join_fileset: bool = False,
 ) -> tuple[str, str | None]:
     """Validate a file's destination before any byte is stored; return the clean names.
 
     A file sent to a collection or folder gets a new fileset to hold it, named
-    ``fileset_name`` or else after the file.
+    ``fileset_name`` or else after the file. With ``join_fileset`` (several files packed into
+    one new fileset), an existing fileset of that name receives the file instead.
     """
     access.require(actor, Level.WRITE, parent)
     name = clean_name(name, what="file name")
@@ -47,8 +53,18 @@ def check_destination(
         ensure_names_free(parent, [name])
         return name, None
     wrapper = clean_name(fileset_name, what="fileset name") if fileset_name else name
+    if join_fileset:
+        existing = _existing_fileset(parent, wrapper)
+        if existing is not None:
+            access.require(actor, Level.WRITE, existing)
+            ensure_names_free(existing, [name])
+            return name, wrapper
     ensure_names_free(parent, [wrapper])
     return name, wrapper
+
+
+def _existing_fileset(parent: Node, name: str) -> Node | None:
+    return Node.objects.filter(parent=parent, name=name, in_trash=False, kind=Kind.FILESET).first()
 
 
 @transaction.atomic
@@ -63,6 +79,7 @@ def register_file(
     sinfonia_id: str | identifiers.ProjectId | None = None,
     expected_sha256: str | None = None,
     expected_size: int | None = None,
+    join_fileset: bool = False,
 ) -> Node:
     """Make stored bytes visible as a File in ``parent`` (a fileset, or a container that gets a
     new fileset). Checks size and checksum when the client declared them.
@@ -70,7 +87,7 @@ def register_file(
     Errors: NotFound/PermissionDenied (no write access), Invalid (bad name, checksum or size
     mismatch, wrong destination), Conflict (name taken).
     """
-    name, wrapper = check_destination(actor, parent, name, fileset_name)
+    name, wrapper = check_destination(actor, parent, name, fileset_name, join_fileset=join_fileset)
     if expected_sha256 is not None and expected_sha256.lower() != stored.sha256:
         raise Invalid(
             ResourceError.INVALID_METADATA,
@@ -89,7 +106,10 @@ def register_file(
             ResourceError.NOT_FOUND, "Stored bytes vanished; send the file again."
         ) from exc
     fileset = parent
-    if wrapper is not None:
+    joined = _existing_fileset(parent, wrapper) if wrapper and join_fileset else None
+    if joined is not None:
+        fileset = joined
+    elif wrapper is not None:
         with clash_as_conflict(wrapper):
             fileset = new_node(
                 kind=Kind.FILESET,

@@ -45,6 +45,11 @@ def set_metadata(
                 ResourceError.INVALID_METADATA,
                 f"Metadata key {key!r} must be 1-255 printable characters.",
             )
+        if _has_nul(key) or _has_nul(value):
+            raise Invalid(
+                ResourceError.INVALID_METADATA,
+                f"Metadata {key!r} holds a NUL character, which cannot be stored.",
+            )
         if value is None:
             merged.pop(key, None)
         else:
@@ -58,3 +63,14 @@ def set_metadata(
     node.save(update_fields=["meta", "updated_at"])
     record(actor, "metadata.set", node, path=path_of(node), keys=sorted(values))
     return merged
+
+
+def _has_nul(value: Any) -> bool:
+    """True if a NUL character hides anywhere in a JSON value (PostgreSQL cannot store it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False

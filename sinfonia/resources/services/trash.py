@@ -37,8 +37,11 @@ def trash_nodes(actor: Actor, nodes: list[Node]) -> list[TrashItem]:
     if not nodes:
         raise Invalid(ResourceError.EMPTY_SELECTION, "Pick at least one element.")
     items = []
+    picked = {node.id for node in nodes}
     for node in nodes:
         node.refresh_from_db()
+        if picked.intersection(node.ancestor_ids):
+            continue  # goes to the bin with its ancestor, also picked
         if node.kind == Kind.COLLECTION:
             access.require(actor, Level.ADMIN, node)
             if node.home_of_id is not None:
@@ -49,12 +52,45 @@ def trash_nodes(actor: Actor, nodes: list[Node]) -> list[TrashItem]:
             access.require(actor, Level.WRITE, node)
             assert node.parent is not None
             access.require(actor, Level.WRITE, node.parent)
+        _require_whole_subtree_writable(actor, node)
         path = path_of(node)
         _subtree(node).update(in_trash=True)
         node.in_trash = True
         items.append(TrashItem.objects.create(node=node, owner=actor.user, original_path=path))
         record(actor, f"{node.kind_name}.trash", node, path=path)
     return items
+
+
+def _require_whole_subtree_writable(actor: Actor, node: Node) -> None:
+    """Deleting takes everything below; refuse if some of it is not the actor's to change
+    (a sub-folder with its own, closed permissions), rather than deleting it unseen."""
+    if actor.is_site_admin or node.kind == Kind.FILE:
+        return
+    below = Node.objects.filter(ancestry__startswith=node.subtree_prefix, in_trash=False)
+    if below.count() != access.visible(actor, Level.WRITE, below).count():
+        raise PermissionDenied(
+            ResourceError.PERMISSION_DENIED,
+            f"{node.name!r} contains elements you may not change; it was not deleted.",
+        )
+
+
+def _require_may_remove(actor: Actor, node: Node) -> None:
+    """Restoring or purging needs, at that time, the access that deleting needed."""
+    if actor.is_site_admin:
+        return
+    if node.parent_id is None:
+        held = access.level_of(actor, node)
+        needed = Level.ADMIN
+    else:
+        assert node.parent is not None
+        held = access.level_of(actor, node.parent)
+        needed = Level.WRITE
+    if held is None or held < needed:
+        raise PermissionDenied(
+            ResourceError.PERMISSION_DENIED,
+            f"You no longer have {needed.label} access where {node.name!r} was; "
+            "ask the owner of that place.",
+        )
 
 
 def bin_of(actor: Actor) -> QuerySet[TrashItem]:
@@ -95,7 +131,12 @@ def restore(actor: Actor, item_id: int, *, new_name: str | None = None) -> Node:
             )
         access.require(actor, Level.WRITE, parent)
         ensure_names_free(parent, [node.name])
-    elif Node.objects.filter(parent__isnull=True, in_trash=False, name=node.name).exists():
+    else:
+        _require_may_remove(actor, node)
+    if (
+        parent is None
+        and Node.objects.filter(parent__isnull=True, in_trash=False, name=node.name).exists()
+    ):
         raise Conflict(ResourceError.NAME_TAKEN, f"A collection named {node.name!r} exists.")
     subtree = _subtree(node)
     # Elements deleted separately before their ancestor stay in their own owner's bin.
@@ -104,9 +145,10 @@ def restore(actor: Actor, item_id: int, *, new_name: str | None = None) -> Node:
             Q(pk=nested.node_id) | Q(ancestry__startswith=f"{nested.node.subtree_prefix}")
         )
     with clash_as_conflict(node.name):
-        subtree.update(in_trash=False)
+        # The node first, under its new name: the old one may be taken again.
         node.in_trash = False
         node.save(update_fields=["name", "sort_name", "in_trash", "updated_at"])
+        subtree.update(in_trash=False)
     item.delete()
     record(actor, f"{node.kind_name}.restore", node, path=path_of(node))
     return node
@@ -116,6 +158,7 @@ def restore(actor: Actor, item_id: int, *, new_name: str | None = None) -> Node:
 def purge(actor: Actor, item_id: int) -> None:
     """Delete an element from the bin for good; blobs no longer referenced are collected."""
     item = _item(actor, item_id)
+    _require_may_remove(actor, item.node)
     _purge_item(actor, item)
 
 

@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 HOME_PREFIX = "~"
 
 
+def _description(text: str) -> str:
+    if "\x00" in text:
+        raise Invalid(
+            ResourceError.INVALID_DESCRIPTION, "A description must not contain NUL characters."
+        )
+    return text
+
+
 def _collection_name(raw: str) -> str:
     name = clean_name(raw, what="collection name")
     if name.startswith(HOME_PREFIX):
@@ -48,6 +56,7 @@ def create_collection(
             ResourceError.PERMISSION_DENIED, "Only site administrators create collections."
         )
     name = _collection_name(name)
+    description = _description(description)
     ensure_top_name_free(name)
     with clash_as_conflict(name):
         node = new_node(
@@ -104,6 +113,7 @@ def _create_child(
     access.require(actor, Level.WRITE, parent)
     require_container(parent, f"{kind.label.capitalize()}s")
     name = clean_name(name)
+    description = _description(description)
     project_id = _project_id(sinfonia_id)
     ensure_names_free(parent, [name])
     with clash_as_conflict(name):
@@ -182,7 +192,7 @@ def update_node(
             node.name = new_name
     if description is not None and description != node.description:
         changes["description"] = True
-        node.description = description
+        node.description = _description(description)
     if sinfonia_id is not None:
         pid = _project_id(sinfonia_id)
         assert pid is not None

@@ -1,0 +1,269 @@
+"""Large-transfer benchmark (issue 3), run by hand:
+
+    .venv/bin/python bench/transfer.py [--size-gb 4] [--files 1000] [--concurrent 20 --each-mb 200]
+
+Measured in one run, on the same disk (a temporary folder next to the data folder):
+- reference: `cp` of a SIZE file;
+- tus upload of that file with the `tuspy` client (64 MB chunks) to a live `sinfonia serve`;
+- HTTP download of it (httpx, streamed to disk);
+- ZIP download of a folder of FILES small files;
+- CONCURRENT parallel uploads of EACH-MB each, checksums verified;
+and the server's resident memory (VmRSS before, VmHWM peak). Prints MB/s and ratios to `cp`.
+Targets: upload >= 0.6 x cp, download >= 0.8 x cp, server RSS growth < 100 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+from tusclient import client as tus
+
+T = TypeVar("T")
+BIN = Path(sys.executable).parent
+MB = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in bytes."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) * 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def make_file(path: Path, size: int) -> str:
+    digest = hashlib.sha256()
+    block = os.urandom(8 * MB)
+    with open(path, "wb") as fh:
+        written = 0
+        while written < size:
+            chunk = block[: min(len(block), size - written)]
+            fh.write(chunk)
+            digest.update(chunk)
+            written += len(chunk)
+    return digest.hexdigest()
+
+
+def timed(fn: Callable[..., T], *args: object) -> tuple[float, T]:
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def drop_page_cache_hint(path: Path) -> None:
+    """Ask the kernel to forget a file's cached pages, so every copy reads from the disk alike."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--size-gb", type=float, default=4.0)
+    p.add_argument("--files", type=int, default=1000)
+    p.add_argument("--concurrent", type=int, default=20)
+    p.add_argument("--each-mb", type=int, default=200)
+    p.add_argument("--dir", default=None, help="scratch folder (default: a temp dir in the cwd)")
+    args = p.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="sinfonia-bench-", dir=args.dir or os.getcwd()))
+    data = scratch / "data"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "SINFONIA_DATABASE_URL"}
+    env.update(SINFONIA_ADMIN_PASSWORD="bench-admin-pass", SINFONIA_LOG_LEVEL="warning")
+    server = subprocess.Popen(
+        [BIN / "sinfonia", "serve", "--data", str(data), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    rows: list[tuple[str, str, str, str]] = []
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        key = subprocess.run(
+            [BIN / "sinfonia", "apikey", "create", "admin", "--data", str(data)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        auth = {"Authorization": f"Bearer {key}"}
+        http = httpx.Client(base_url=base, headers=auth, timeout=600)
+        coll = http.post("/api/v1/collections", json={"name": "bench"}).json()
+        rss_start, _ = rss(server.pid)
+
+        size = int(args.size_gb * 1024**3)
+        src = scratch / "source.bin"
+        print(f"writing a {size / 1024**3:.1f} GiB test file ...", flush=True)
+        sha = make_file(src, size)
+
+        drop_page_cache_hint(src)
+        t_cp, _ = timed(shutil.copyfile, src, scratch / "copy.bin")
+        (scratch / "copy.bin").unlink()
+        cp_rate = size / t_cp / MB
+        rows.append(("cp (reference)", f"{cp_rate:,.0f} MB/s", "1.00", ""))
+
+        drop_page_cache_hint(src)
+        uploader = tus.TusClient(f"{base}/api/v1/uploads", headers=auth).uploader(
+            str(src),
+            chunk_size=64 * MB,
+            metadata={"filename": "big.bin", "parent_id": str(coll["id"])},
+        )
+        t_up, _ = timed(uploader.upload)
+        file_id = int(
+            httpx.head(str(uploader.url), headers=auth | {"Tus-Resumable": "1.0.0"}).headers[
+                "Sinfonia-File-Id"
+            ]
+        )
+        info = http.get(f"/api/v1/resources/{file_id}").json()
+        assert info["sha256"] == sha, "uploaded checksum differs"
+        up_rate = size / t_up / MB
+        rows.append(
+            (
+                "tus upload",
+                f"{up_rate:,.0f} MB/s",
+                f"{up_rate / cp_rate:.2f}",
+                "PASS" if up_rate >= 0.6 * cp_rate else "FAIL (target 0.6)",
+            )
+        )
+
+        def download() -> int:
+            n = 0
+            with (
+                http.stream("GET", f"/api/v1/files/{file_id}/download") as r,
+                open(scratch / "down.bin", "wb") as out,
+            ):
+                for chunk in r.iter_bytes(MB):
+                    out.write(chunk)
+                    n += len(chunk)
+            return n
+
+        t_down, n = timed(download)
+        assert n == size
+        (scratch / "down.bin").unlink()
+        down_rate = size / t_down / MB
+        rows.append(
+            (
+                "HTTP download",
+                f"{down_rate:,.0f} MB/s",
+                f"{down_rate / cp_rate:.2f}",
+                "PASS" if down_rate >= 0.8 * cp_rate else "FAIL (target 0.8)",
+            )
+        )
+
+        folder = http.post("/api/v1/folders", json={"parent_id": coll["id"], "name": "many"}).json()
+        fileset = http.post(
+            "/api/v1/filesets", json={"parent_id": folder["id"], "name": "fs"}
+        ).json()
+        small = 0
+        for i in range(args.files):
+            body = os.urandom(4096 + i)
+            small += len(body)
+            http.post(
+                "/api/v1/files",
+                data={"parent_id": fileset["id"]},
+                files={"file": (f"f{i:05d}.bin", body)},
+            ).raise_for_status()
+
+        def zip_download() -> int:
+            n = 0
+            with http.stream("GET", "/api/v1/archive", params={"ids": folder["id"]}) as r:
+                for chunk in r.iter_bytes(MB):
+                    n += len(chunk)
+            return n
+
+        t_zip, zbytes = timed(zip_download)
+        rows.append(
+            (
+                f"ZIP of {args.files} files",
+                f"{zbytes / t_zip / MB:,.0f} MB/s",
+                "",
+                f"{t_zip:.2f} s, {args.files / t_zip:,.0f} files/s",
+            )
+        )
+
+        each = args.each_mb * MB
+        sources = []
+        for i in range(args.concurrent):
+            path = scratch / f"c{i}.bin"
+            sources.append((path, make_file(path, each)))
+
+        def one(item: tuple[Path, str]) -> bool:
+            path, digest = item
+            up = tus.TusClient(f"{base}/api/v1/uploads", headers=auth).uploader(
+                str(path),
+                chunk_size=32 * MB,
+                metadata={"filename": path.name, "parent_id": str(coll["id"]), "sha256": digest},
+            )
+            up.upload()
+            return True
+
+        t_conc, results = timed(
+            lambda: list(concurrent.futures.ThreadPoolExecutor(args.concurrent).map(one, sources))
+        )
+        ok = sum(results)
+        rows.append(
+            (
+                f"{args.concurrent} x {args.each_mb} MB concurrent",
+                f"{args.concurrent * each / t_conc / MB:,.0f} MB/s",
+                "",
+                "PASS" if ok == args.concurrent else f"FAIL ({ok} ok)",
+            )
+        )
+
+        _, hwm = rss(server.pid)
+        growth = (hwm - rss_start) / MB
+        rows.append(
+            (
+                "server RSS",
+                f"start {rss_start / MB:.0f} MB, peak {hwm / MB:.0f} MB",
+                "",
+                "PASS" if growth < 100 else f"FAIL (+{growth:.0f} MB)",
+            )
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'figure':<{width}}  {'measured':>32}  {'x cp':>5}  result")
+    for name, value, ratio, result in rows:
+        print(f"{name:<{width}}  {value:>32}  {ratio:>5}  {result}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
