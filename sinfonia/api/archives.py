@@ -35,7 +35,7 @@ def _zip(request: HttpRequest, ids: list[int], name: str) -> HttpResponseBase:
     response = StreamingHttpResponse(stream(request, chunks), content_type="application/zip")
     response["X-Operation-Id"] = op_id
     response["Content-Disposition"] = content_disposition_header(True, filename) or ""
-    response["X-Archive-Files"] = str(len(members))
+    response["X-Archive-Files"] = str(sum(1 for m in members if m.node.blob_id is not None))
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

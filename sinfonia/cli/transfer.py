@@ -183,12 +183,10 @@ def _upload(
     pid: identifiers.ProjectId | None,
     report: Report,
 ) -> None:
-    files.check_destination(actor, parent, name)
     with open(local, "rb") as fh:
-        stored = blobstore.write_stream(fh)
-    files.register_file(actor, parent, name, stored, sinfonia_id=pid)
+        node = files.upload_file(actor, parent, name, fh, sinfonia_id=pid)
     report.done += 1
-    report.bytes += stored.size
+    report.bytes += node.size
 
 
 def export_tree(actor: Actor, source: str, destination: str, *, progress: bool = True) -> Report:
@@ -198,32 +196,13 @@ def export_tree(actor: Actor, source: str, destination: str, *, progress: bool =
     total = selectors.summary(actor, node).size
     report = Report(verb="exported")
     with tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc="export") as bar:
-        _export(actor, node, out, report, bar)
+        for parts, element in selectors.walk(actor, node):
+            target = out.joinpath(*parts)
+            if element.kind == Kind.FILE:
+                _export_file(actor, element, target, report, bar)
+            else:
+                target.mkdir(exist_ok=True)
     return report
-
-
-def _children(actor: Actor, node: Node) -> Iterator[Node]:
-    offset = 0
-    while True:
-        page = selectors.list_children(actor, node, offset=offset, limit=selectors.MAX_PAGE)
-        yield from page.items
-        offset += len(page.items)
-        if not page.items or offset >= page.total:
-            return
-
-
-def _export(actor: Actor, node: Node, out: Path, report: Report, bar: tqdm[Never]) -> None:
-    if node.kind == Kind.FILE:
-        _export_file(actor, node, out / node.name, report, bar)
-        return
-    children = list(_children(actor, node))
-    if node.kind == Kind.FILESET and len(children) == 1 and children[0].name == node.name:
-        _export_file(actor, children[0], out / node.name, report, bar)
-        return
-    target = out / node.name
-    target.mkdir(exist_ok=True)
-    for child in children:
-        _export(actor, child, target, report, bar)
 
 
 def _export_file(actor: Actor, node: Node, target: Path, report: Report, bar: tqdm[Never]) -> None:

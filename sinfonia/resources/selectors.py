@@ -242,13 +242,14 @@ def children_all(actor: Actor, node: Node) -> Iterator[Node]:
             return
 
 
-def walk_files(
+def walk(
     actor: Actor, node: Node, prefix: tuple[str, ...] = ()
 ) -> Iterator[tuple[tuple[str, ...], Node]]:
-    """Every file below ``node`` that ``actor`` may read, with its relative path parts.
+    """``node`` and everything below it that ``actor`` may read, as relative path parts,
+    parents before children: files, and the folders and filesets that become directories.
 
-    The tree is kept as directories, except that a fileset holding exactly one file of its own
-    name stands for that file (how single uploads look), so exports and archives read naturally.
+    A fileset holding exactly one file of its own name stands for that file (how single
+    uploads look), so exports and archives read naturally.
     """
     if node.kind == Kind.FILE:
         yield (*prefix, node.name), node
@@ -262,5 +263,7 @@ def walk_files(
     ):
         yield (*prefix, node.name), children[0]
         return
+    here = (*prefix, node.name)
+    yield here, node
     for child in children:
-        yield from walk_files(actor, child, (*prefix, node.name))
+        yield from walk(actor, child, here)

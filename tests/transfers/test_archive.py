@@ -65,7 +65,8 @@ def selection(live_sinfonia: LiveServer) -> dict[str, Any]:
         notes = "Ωmega notes.txt".encode()
         put(api, study["id"], "notes.txt", notes)  # a single upload: fileset notes.txt/notes.txt
         expected["Étude ü/notes.txt"] = notes
-        folder(api, study["id"], "empty")  # holds no file, adds no member
+        folder(api, study["id"], "empty")  # holds no file: a directory entry keeps it
+        expected["Étude ü/empty/"] = b""
 
         elsewhere = folder(api, root["id"], "elsewhere")
         series_b = fileset(api, elsewhere["id"], "Série B")
@@ -102,7 +103,8 @@ def test_zip_of_a_selection_keeps_the_tree_and_the_bytes(server, api, selection)
     response = api.get("/archive", params={"ids": selection["ids"], "name": "Auswahl ü"})
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "application/zip"
-    assert response.headers["X-Archive-Files"] == str(len(selection["expected"]))
+    files = [name for name in selection["expected"] if not name.endswith("/")]
+    assert response.headers["X-Archive-Files"] == str(len(files))
     disposition = response.headers["Content-Disposition"]
     encoded = disposition.split("filename*=", 1)[1]
     assert unquote(encoded.removeprefix("utf-8''"), encoding="utf-8") == "Auswahl ü.zip"

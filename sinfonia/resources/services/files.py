@@ -19,7 +19,7 @@ from sinfonia.resources.models import Kind, Level, Node
 from sinfonia.resources.selectors import path_of
 from sinfonia.resources.services.common import clash_as_conflict, ensure_names_free, new_node
 from sinfonia.storage import blobstore
-from sinfonia.storage.services import BlobVanished, take_blob
+from sinfonia.storage.services import BlobVanished, discard_unclaimed, take_blob
 
 
 def guess_mime(name: str, declared: str = "") -> str:
@@ -145,25 +145,30 @@ def upload_file(
     *,
     content_type: str = "",
     fileset_name: str | None = None,
-    sinfonia_id: str | None = None,
+    sinfonia_id: str | identifiers.ProjectId | None = None,
 ) -> Node:
     """Stream ``stream`` into storage, then register it in ``parent`` (see `register_file`).
 
     The destination is checked before the bytes are read so that a refused upload costs
-    nothing; the bytes are written outside any database transaction.
+    nothing; the bytes are written outside any database transaction, and discarded again if
+    registering them fails (a name taken meanwhile), so no unclaimed bytes stay behind.
     """
     check_destination(actor, parent, name, fileset_name)
-    pid = identifiers.parse(sinfonia_id) if sinfonia_id else None
+    pid = identifiers.parse(sinfonia_id) if isinstance(sinfonia_id, str) else sinfonia_id
     stored = blobstore.write_stream(stream)
-    return register_file(
-        actor,
-        parent,
-        name,
-        stored,
-        content_type=content_type,
-        fileset_name=fileset_name,
-        sinfonia_id=pid,
-    )
+    try:
+        return register_file(
+            actor,
+            parent,
+            name,
+            stored,
+            content_type=content_type,
+            fileset_name=fileset_name,
+            sinfonia_id=pid,
+        )
+    except BaseException:
+        discard_unclaimed(stored.sha256)
+        raise
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,14 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from stat import S_IFREG
+from stat import S_IFDIR, S_IFREG
 
 from stream_zip import ZIP_64, stream_zip
 
 from sinfonia.audit.models import AuditEvent
 from sinfonia.core.context import Actor
 from sinfonia.resources import selectors
-from sinfonia.resources.models import Node
+from sinfonia.resources.models import Kind, Node
 from sinfonia.storage import blobstore
 from sinfonia.transfers.services import operations
 
@@ -32,17 +32,31 @@ class Member:
 def members(actor: Actor, nodes: list[Node]) -> list[Member]:
     """Every readable file under the selection, with its path inside the archive.
 
-    Paths keep the tree from each picked element down; a fileset holding exactly one file of
-    its own name becomes that file (the same convention as ``sinfonia export``). Reading is
-    recorded in the audit trail, one event per file, before any byte is sent.
+    Paths keep the tree from each picked element down, empty folders included; a fileset
+    holding exactly one file of its own name becomes that file (the same convention as
+    ``sinfonia export``, both from `selectors.walk`). Reading is recorded in the audit trail,
+    one event per file, before any byte is sent.
     """
     out: list[Member] = []
     used: set[str] = set()
+    directories: list[Member] = []
     for node in nodes:
-        for parts, file in selectors.walk_files(actor, node):
-            out.append(Member(path=_unique("/".join(parts), used), node=file))
+        for parts, element in selectors.walk(actor, node):
+            if element.kind == Kind.FILE:
+                out.append(Member(path=_unique("/".join(parts), used), node=element))
+            else:
+                directories.append(Member(path="/".join(parts) + "/", node=element))
+    # Directories go in only when empty: the files' paths already carry the others.
+    with_files = {p for m in out for p in _parents(m.path)}
+    out.extend(m for m in directories if m.path not in with_files and m.path[:-1] not in used)
     _audit_reads(actor, out)
     return out
+
+
+def _parents(path: str) -> Iterator[str]:
+    parts = path.split("/")
+    for n in range(1, len(parts)):
+        yield "/".join(parts[:n]) + "/"
 
 
 def _unique(path: str, used: set[str]) -> str:
@@ -57,6 +71,7 @@ def _unique(path: str, used: set[str]) -> str:
 
 
 def _audit_reads(actor: Actor, items: list[Member]) -> None:
+    files = [m for m in items if m.node.kind == Kind.FILE]
     AuditEvent.objects.bulk_create(
         AuditEvent(
             user=actor.user,
@@ -68,7 +83,7 @@ def _audit_reads(actor: Actor, items: list[Member]) -> None:
             client=actor.client[:255],
             detail={"size": m.node.size, "archive": True},
         )
-        for m in items
+        for m in files
     )
 
 
@@ -77,7 +92,8 @@ def tracked(
 ) -> tuple[str, Iterator[bytes]]:
     """Report an archive's progress (bytes of members sent) as an operation; return its id
     and the chunks to send. A client that goes away leaves the operation "failed"."""
-    progress = operations.track(actor, "archive.build", sum(m.node.size for m in items))
+    total = sum(m.node.size for m in items if m.node.kind == Kind.FILE)
+    progress = operations.track(actor, "archive.build", total)
 
     def counting() -> Iterator[bytes]:
         sent = 0
@@ -98,9 +114,12 @@ def tracked(
 def zip_chunks(items: Iterable[Member]) -> Iterator[bytes]:
     def member_files() -> Iterator[tuple[str, datetime, int, object, Iterable[bytes]]]:
         for m in items:
-            assert m.node.blob_id is not None
             modified = m.node.updated_at.replace(tzinfo=None)
-            yield m.path, modified, S_IFREG | 0o644, ZIP_64, blobstore.read_chunks(m.node.blob_id)
+            if m.node.blob_id is None:  # a folder, or a fileset kept as a directory
+                yield m.path, modified, S_IFDIR | 0o755, ZIP_64, ()
+            else:
+                chunks = blobstore.read_chunks(m.node.blob_id)
+                yield m.path, modified, S_IFREG | 0o644, ZIP_64, chunks
 
     yield from stream_zip(
         member_files(),  # type: ignore[arg-type]

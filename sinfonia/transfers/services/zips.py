@@ -184,8 +184,7 @@ def extract(actor: Actor, params: dict[str, Any], progress: operations.Progress)
             try:
                 parent = _folder_for(actor, folders, parts[:-1])
                 with archive.open(info) as member:
-                    stored = blobstore.write_stream(member)  # type: ignore[arg-type]
-                files.register_file(actor, parent, parts[-1], stored)
+                    files.upload_file(actor, parent, parts[-1], member)  # type: ignore[arg-type]
                 extracted += 1
             except (ServiceError, zipfile.BadZipFile, OSError) as exc:
                 reason = exc.message if isinstance(exc, ServiceError) else str(exc)
