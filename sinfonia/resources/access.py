@@ -13,12 +13,16 @@ portal, SFTP, DICOMweb, DIMSE and search alike). Rules
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from typing import TypeVar
+
+from django.db.models import Model, Q, QuerySet
 
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import NotFound, PermissionDenied
 from sinfonia.resources.errors import ResourceError
 from sinfonia.resources.models import AccessEntry, Level, Node
+
+M = TypeVar("M", bound=Model)
 
 
 def _entries_for(actor: Actor) -> QuerySet[AccessEntry]:
@@ -72,13 +76,28 @@ def require(actor: Actor, level: Level, node: Node) -> None:
 
 def visible(actor: Actor, level: Level, qs: QuerySet[Node]) -> QuerySet[Node]:
     """Restrict ``qs`` to nodes on which ``actor`` holds at least ``level``, inside the query."""
+    return qs.filter(condition(actor, level)) if not actor.is_site_admin else qs
+
+
+def visible_via(actor: Actor, level: Level, qs: QuerySet[M], via: str) -> QuerySet[M]:
+    """Restrict rows of another model to those whose node at ``via`` (a lookup path such as
+    ``"file"``) ``actor`` may access; deleted nodes never count. For the DICOM index, search."""
+    qs = qs.filter(**{f"{via}__in_trash": False})
     if actor.is_site_admin:
         return qs
+    return qs.filter(condition(actor, level, prefix=f"{via}__"))
+
+
+def condition(actor: Actor, level: Level, *, prefix: str = "") -> Q:
+    """The access rule as a query condition on a node (at ``prefix``)."""
+    if actor.is_site_admin:
+        return Q()
     if not actor.is_authenticated:
-        return qs.none()
+        return Q(pk__in=[])
     roots = _entries_for(actor).filter(level__gte=level).values("node_id")
-    condition = Q(acl_root_id__in=roots)
+    allowed = Q(**{f"{prefix}acl_root_id__in": roots})
     if level <= Level.READ:
         # ``public`` is only ever set on ACL roots (set_acl keeps it so).
-        condition |= Q(acl_root_id__in=Node.objects.filter(public=True).values("id"))
-    return qs.filter(condition)
+        public = Node.objects.filter(public=True).values("id")
+        allowed |= Q(**{f"{prefix}acl_root_id__in": public})
+    return allowed
