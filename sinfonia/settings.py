@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "sinfonia.resources",
     "sinfonia.audit",
     "sinfonia.transfers",
+    "sinfonia.dicom",
     "sinfonia.web",
 ]
 

@@ -40,9 +40,11 @@ def upload(
     name: Form[str | None] = None,
     fileset_name: Form[str | None] = None,
     sinfonia_id: Form[str | None] = None,
+    organise: Form[bool] = False,
 ) -> Status[dict[str, Any]]:
     """Into a fileset, the file joins it; into a folder or collection, a new fileset (named
-    ``fileset_name`` or after the file) is created to hold it."""
+    ``fileset_name`` or after the file) is created to hold it. With ``organise``, DICOM is
+    filed into Patient / Study / Series folders there once indexed."""
     a = actor(request)
     if file.size is not None and file.size > settings.SINFONIA_MAX_SIMPLE_UPLOAD:
         raise Invalid(
@@ -59,6 +61,7 @@ def upload(
         content_type=file.content_type or "",
         fileset_name=fileset_name,
         sinfonia_id=sinfonia_id,
+        organise=organise,
     )
     return Status(201, detail(request, node))
 

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from sinfonia import __version__
-from sinfonia.api import accounts, acl, archives, files, misc, operations, resources, trash
+from sinfonia.api import accounts, acl, archives, dicom, files, misc, operations, resources, trash
 from sinfonia.api.common import AUTH, status_for
 from sinfonia.core import errors
 
@@ -37,6 +37,7 @@ api.add_router("", resources.router)
 api.add_router("", files.router)
 api.add_router("", archives.router)
 api.add_router("", operations.router)
+api.add_router("", dicom.router)
 api.add_router("", acl.router)
 api.add_router("", trash.router)
 api.add_router("", accounts.router)

@@ -27,11 +27,13 @@ from urllib.parse import urlencode
 import pytest
 from django.conf import settings
 from django.db import transaction
+from pydicom.data import get_testdata_file
 
 from sinfonia.accounts.models import ApiKey, Group, Membership, User
 from sinfonia.resources.models import AccessEntry, Node, TrashItem
 from sinfonia.storage.models import Blob
 from sinfonia.transfers.models import Operation
+from sinfonia.transfers.services.operations import run_pollers
 from tests.conftest import Api
 
 COLL = "SECRET-coll-Ωμέγα"
@@ -41,6 +43,7 @@ FILE = "SECRET-file-Ωμέγα.txt"
 HIDDEN = "SECRET-hidden-Ωμέγα"
 HIDDEN_FILE = "SECRET-hidden-file-Ωμέγα.txt"
 ZIP = "SECRET-archive-Ωμέγα.zip"
+DCM = "SECRET-scan-Ωμέγα.dcm"
 ZIP_ENTRY = "SECRET-inner-Ωμέγα.txt"
 TRASHED = "SECRET-trashed-Ωμέγα"
 META = "SECRET-meta-Ωμέγα"
@@ -79,6 +82,8 @@ class World:
     hidden: int
     trash_item: int
     zip: int
+    dcm: int
+    series_uid: str
     operation: str
     group: int
     owner_key: int
@@ -107,6 +112,8 @@ class World:
             hidden=MISSING + 4,
             trash_item=MISSING + 5,
             zip=MISSING + 8,
+            dcm=MISSING + 9,
+            series_uid="1.2.3.404",
             operation=MISSING_UUID,
             group=MISSING + 6,
             owner_key=MISSING + 7,
@@ -154,6 +161,9 @@ def world(make_user: Callable[..., User], admin_api: Api, anon_api: Api) -> Worl
     (trash_item,) = o.ok(o.delete(f"/resources/{trashed}"))["trash_ids"]
     owner_key = o.ok(o.get(f"/users/{owner.user.pk}/api-keys"))[0]["id"]
     zip_file = o.ok(o.upload(coll, ZIP, zip_bytes()), 201)["id"]
+    dcm = o.ok(o.upload(coll, DCM, Path(str(get_testdata_file("CT_small.dcm"))).read_bytes()), 201)
+    run_pollers()  # index the DICOM file
+    series_uid = o.ok(o.get(f"/files/{dcm['id']}/dicom"))["instance"]["series_instance_uid"]
     operation = o.ok(
         o.post("/resources/copy/background", {"sources": [fileset], "destination_id": coll}), 202
     )["id"]
@@ -178,6 +188,8 @@ def world(make_user: Callable[..., User], admin_api: Api, anon_api: Api) -> Worl
         hidden=hidden,
         trash_item=trash_item,
         zip=zip_file,
+        dcm=dcm["id"],
+        series_uid=series_uid,
         operation=operation,
         group=group,
         owner_key=owner_key,
@@ -519,6 +531,42 @@ TREE_OPS: list[Op] = [
         ok=201,
         unchanged=homes_unchanged,
         shows=shows_copy,
+    ),
+    Op(
+        "dicom-index",
+        "GET",
+        "/files/{node_id}/dicom",
+        lambda a, w: a.get(f"/files/{w.dcm}/dicom"),
+        "read",
+        shows=shows_json_field("state", "dicom"),
+    ),
+    Op(
+        "dicom-tags",
+        "GET",
+        "/files/{node_id}/dicom/tags",
+        lambda a, w: a.get(f"/files/{w.dcm}/dicom/tags"),
+        "read",
+    ),
+    Op(
+        "dicom-rendered",
+        "GET",
+        "/files/{node_id}/dicom/rendered",
+        lambda a, w: a.get(f"/files/{w.dcm}/dicom/rendered?size=32"),
+        "read",
+    ),
+    Op(
+        "dicom-summary",
+        "GET",
+        "/files/{node_id}/dicom/summary",
+        lambda a, w: a.get(f"/files/{w.dcm}/dicom/summary"),
+        "read",
+    ),
+    Op(
+        "dicom-series",
+        "GET",
+        "/dicom/series/{series_instance_uid}/instances",
+        lambda a, w: a.get(f"/dicom/series/{w.series_uid}/instances"),
+        "read",
     ),
     Op(
         "zip-contents",
@@ -875,6 +923,13 @@ OTHER_OPS: list[Op] = [
         stranger=201,
     ),
     Op("operations", "GET", "/operations", lambda a, w: a.get("/operations"), stranger=200),
+    Op(
+        "dicom-duplicates",
+        "GET",
+        "/dicom/duplicates",
+        lambda a, w: a.get("/dicom/duplicates"),
+        stranger=200,  # an empty list: the stranger sees no instance at all
+    ),
     Op(
         "operation",
         "GET",

@@ -28,6 +28,7 @@ from django.db.models.functions import Concat, Substr
 from sinfonia.audit.services import record
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Conflict, Invalid
+from sinfonia.dicom.services.ingest import copy_index
 from sinfonia.resources import access
 from sinfonia.resources.errors import ResourceError
 from sinfonia.resources.models import CONTAINERS, Kind, Level, Node
@@ -211,6 +212,7 @@ def _copy_subtree(actor: Actor, src: Node, target: Node) -> tuple[Node, int]:
         for node in below.iterator(chunk_size=2000):
             by_depth[node.ancestry.count("/")].append(node)
     mapping = {src.id: top}
+    copied_files = [(src.id, top.id)] if src.kind == Kind.FILE else []
     count = 1
     for depth in sorted(by_depth):
         clones = []
@@ -226,6 +228,8 @@ def _copy_subtree(actor: Actor, src: Node, target: Node) -> tuple[Node, int]:
             mapping[original.id] = clone
             if original.blob_id:
                 blobs.append(original.blob_id)
+                copied_files.append((original.id, clone.id))
         count += len(clones)
     add_references(blobs)
+    copy_index(copied_files)
     return top, count

@@ -15,7 +15,7 @@ from sinfonia.core.errors import Conflict, Invalid
 from sinfonia.core.names import clean_name
 from sinfonia.resources import access, identifiers
 from sinfonia.resources.errors import ResourceError
-from sinfonia.resources.models import Kind, Level, Node
+from sinfonia.resources.models import CONTAINERS, Kind, Level, Node
 from sinfonia.resources.selectors import path_of
 from sinfonia.resources.services.common import clash_as_conflict, ensure_names_free, new_node
 from sinfonia.storage import blobstore
@@ -80,9 +80,14 @@ def register_file(
     expected_sha256: str | None = None,
     expected_size: int | None = None,
     join_fileset: bool = False,
+    index: bool = True,
+    organise: bool = False,
 ) -> Node:
     """Make stored bytes visible as a File in ``parent`` (a fileset, or a container that gets a
-    new fileset). Checks size and checksum when the client declared them.
+    new fileset). Checks size and checksum when the client declared them, and queues the file
+    for the DICOM indexer (``index=False``: the caller indexes it itself, as DICOM transports
+    do); ``organise`` asks the indexer to file DICOM into Patient/Study/Series folders under
+    ``parent`` (when it is a collection or folder).
 
     Errors: NotFound/PermissionDenied (no write access), Invalid (bad name, checksum or size
     mismatch, wrong destination), Conflict (name taken).
@@ -134,6 +139,11 @@ def register_file(
         )
         node.save()
     record(actor, "file.upload", node, path=path_of(node), size=stored.size, sha256=stored.sha256)
+    if index:
+        from sinfonia.dicom.services.ingest import queue_file
+
+        organise_into = parent if organise and parent.kind in CONTAINERS else None
+        queue_file(node, organise_into=organise_into, user=actor.user)
     return node
 
 
@@ -146,6 +156,7 @@ def upload_file(
     content_type: str = "",
     fileset_name: str | None = None,
     sinfonia_id: str | identifiers.ProjectId | None = None,
+    organise: bool = False,
 ) -> Node:
     """Stream ``stream`` into storage, then register it in ``parent`` (see `register_file`).
 
@@ -165,6 +176,7 @@ def upload_file(
             content_type=content_type,
             fileset_name=fileset_name,
             sinfonia_id=pid,
+            organise=organise,
         )
     except BaseException:
         discard_unclaimed(stored.sha256)

@@ -47,7 +47,29 @@ class Progress:
 
 Handler = Callable[[Actor, dict[str, Any], Progress], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
+Poller = Callable[[], int]
+POLLERS: list[Poller] = []
 _wake = threading.Event()
+
+
+def poller(fn: Poller) -> Poller:
+    """Register a function the worker calls each round to drain a queue of its own (the
+    DICOM indexer); it returns how much it did, and is called again while that is > 0."""
+    POLLERS.append(fn)
+    return fn
+
+
+def wake() -> None:
+    """Wake the worker now (new queued work), instead of at its next poll."""
+    _wake.set()
+
+
+def run_pollers() -> int:
+    done = 0
+    for fn in POLLERS:
+        while (n := fn()) > 0:
+            done += n
+    return done
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -186,6 +208,7 @@ def worker_loop(stop: threading.Event, poll_seconds: float = 2.0) -> None:
     while not stop.is_set():
         try:
             run_pending()
+            run_pollers()
         except Exception:  # database hiccup: try again on the next round
             log.exception("operation worker round failed")
         finally:

@@ -298,6 +298,7 @@ def complete(actor: Actor, upload: Upload) -> Node:
                 fileset_name=dest.fileset_name,
                 join_fileset=dest.join,
                 sinfonia_id=meta.get("sinfonia_id") or None,
+                organise=_bool(meta.get("organise")),
             )
             upload.completed_at = timezone.now()
             upload.file_node = node

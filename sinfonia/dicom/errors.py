@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DicomError(StrEnum):
+    NOT_DICOM = "not_dicom"
+    CORRUPT = "corrupt_dicom"
+    MISSING_UID = "missing_uid"
+    NOT_FOUND = "dicom_not_found"
+    BAD_QUERY = "bad_dicom_query"
+    CANNOT_RENDER = "cannot_render"
+    UNKNOWN_AE = "unknown_ae"

@@ -1,0 +1,345 @@
+"""Indexing DICOM files: the one path every transport's DICOM takes (STYLE: `ingest_instance`).
+
+- Transports that receive DICOM natively (STOW-RS, C-STORE) call `ingest_instance`: the bytes
+  are stored, registered as a File through `register_file`, and indexed from the dataset they
+  already parsed, in one go.
+- Every other path (portal, REST, tus, SFTP, `sinfonia import`, ZIP extraction) registers files
+  normally; `register_file` calls `queue_file`, and the background indexer (`index_pending`,
+  run by the worker inside ``sinfonia serve``) reads the header and indexes it.
+
+Files that are not DICOM stay ordinary files; unreadable DICOM is kept and flagged with the
+parse error. A SOP Instance UID seen in another file is reported: a copy (same bytes) or a
+conflict (different bytes).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pydicom
+from django.db import IntegrityError, transaction
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRLittleEndian
+
+from sinfonia.accounts.models import User
+from sinfonia.core.context import Actor
+from sinfonia.core.errors import Invalid
+from sinfonia.dicom.errors import DicomError
+from sinfonia.dicom.models import IndexState, Instance, Patient, Series, State, Study
+from sinfonia.resources.models import Kind, Node
+from sinfonia.storage import blobstore
+from sinfonia.transfers.services import operations
+
+log = logging.getLogger("sinfonia.dicom")
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+PROBE_SUFFIXES = (".dcm", ".dicom", ".ima", ".img", "")
+
+
+def queue_file(node: Node, *, organise_into: Node | None = None, user: User | None = None) -> None:
+    """Mark a newly registered file for the background indexer (cheap; no file is read)."""
+    IndexState.objects.update_or_create(
+        file=node,
+        defaults={
+            "state": State.PENDING,
+            "error": "",
+            "detail": {},
+            "organise_into": organise_into,
+            "requested_by": user,
+        },
+    )
+    transaction.on_commit(operations.wake)
+
+
+def _clean(value: Any, limit: int) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("\0", "").strip()[:limit]
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _slice_position(ds: Dataset) -> float | None:
+    """Position along the slice normal (PS3.3 C.7.6.2.1.1): orders a series spatially."""
+    try:
+        ipp = [float(v) for v in ds.ImagePositionPatient]
+        iop = [float(v) for v in ds.ImageOrientationPatient]
+    except (AttributeError, TypeError, ValueError):
+        return None
+    row, col = iop[:3], iop[3:6]
+    normal = (
+        row[1] * col[2] - row[2] * col[1],
+        row[2] * col[0] - row[0] * col[2],
+        row[0] * col[1] - row[1] * col[0],
+    )
+    return sum(p * n for p, n in zip(ipp, normal, strict=True))
+
+
+def header_json(ds: Dataset) -> dict[str, Any]:
+    from sinfonia.dicom.tags import header_json as to_json
+
+    return to_json(ds)
+
+
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    instance: Instance
+    duplicates: list[int]
+    conflict: bool
+
+
+def index_dataset(node: Node, ds: Dataset) -> Indexed:
+    """Create or refresh the index rows of ``node`` (a File) from its parsed header."""
+    study_uid = _clean(ds.get("StudyInstanceUID"), 64)
+    series_uid = _clean(ds.get("SeriesInstanceUID"), 64)
+    sop_uid = _clean(ds.get("SOPInstanceUID"), 64)
+    if not (study_uid and series_uid and sop_uid):
+        raise Invalid(
+            DicomError.MISSING_UID,
+            "The DICOM header lacks Study, Series or SOP Instance UID; it is kept as a file.",
+        )
+    patient, _ = Patient.objects.get_or_create(
+        patient_id=_clean(ds.get("PatientID"), 64),
+        issuer=_clean(ds.get("IssuerOfPatientID"), 64),
+        defaults={
+            "patient_name": _clean(ds.get("PatientName"), 324),
+            "birth_date": _clean(ds.get("PatientBirthDate"), 8),
+            "sex": _clean(ds.get("PatientSex"), 16),
+        },
+    )
+    study, _ = Study.objects.get_or_create(
+        study_instance_uid=study_uid,
+        defaults={
+            "patient": patient,
+            "study_date": _clean(ds.get("StudyDate"), 8),
+            "study_time": _clean(ds.get("StudyTime"), 16),
+            "accession_number": _clean(ds.get("AccessionNumber"), 16),
+            "study_id": _clean(ds.get("StudyID"), 16),
+            "study_description": _clean(ds.get("StudyDescription"), 64),
+            "referring_physician_name": _clean(ds.get("ReferringPhysicianName"), 324),
+        },
+    )
+    series, _ = Series.objects.get_or_create(
+        series_instance_uid=series_uid,
+        defaults={
+            "study": study,
+            "modality": _clean(ds.get("Modality"), 16),
+            "series_number": _int(ds.get("SeriesNumber")),
+            "series_description": _clean(ds.get("SeriesDescription"), 64),
+            "body_part_examined": _clean(ds.get("BodyPartExamined"), 16),
+            "series_date": _clean(ds.get("SeriesDate"), 8),
+        },
+    )
+    meta = getattr(ds, "file_meta", None)
+    instance, _ = Instance.objects.update_or_create(
+        file=node,
+        defaults={
+            "series": series,
+            "sop_instance_uid": sop_uid,
+            "sop_class_uid": _clean(ds.get("SOPClassUID"), 64),
+            "instance_number": _int(ds.get("InstanceNumber")),
+            "transfer_syntax_uid": _clean(meta.get("TransferSyntaxUID") if meta else "", 64),
+            "rows": _int(ds.get("Rows")),
+            "columns": _int(ds.get("Columns")),
+            "number_of_frames": _int(ds.get("NumberOfFrames")) or (1 if "Rows" in ds else None),
+            "slice_position": _slice_position(ds),
+            "header": header_json(ds),
+        },
+    )
+    others = Instance.objects.filter(sop_instance_uid=sop_uid).exclude(pk=instance.pk)
+    dupes = list(others.values_list("file_id", "file__blob_id"))
+    conflict = any(blob != node.blob_id for _, blob in dupes)
+    return Indexed(instance=instance, duplicates=[f for f, _ in dupes], conflict=conflict)
+
+
+def _mark(
+    node: Node, state: State, *, error: str = "", detail: dict[str, Any] | None = None
+) -> None:
+    IndexState.objects.update_or_create(
+        file=node, defaults={"state": state, "error": error[:2000], "detail": detail or {}}
+    )
+
+
+def _read(node: Node) -> Dataset | None:
+    """The header of a stored file, or None when the file is not DICOM at all."""
+    assert node.blob_id is not None
+    path = blobstore.blob_path(node.blob_id)
+    with open(path, "rb") as fh:
+        head = fh.read(132)
+    has_magic = len(head) == 132 and head[128:132] == b"DICM"
+    if not has_magic and not node.name.lower().endswith(PROBE_SUFFIXES[:-1]):
+        return None
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True, force=not has_magic)
+    except (InvalidDicomError, EOFError) as exc:
+        if has_magic:
+            raise Invalid(DicomError.CORRUPT, f"Unreadable DICOM: {exc}") from exc
+        return None
+    except Exception as exc:  # pydicom raises many kinds on truncated or garbled data
+        raise Invalid(DicomError.CORRUPT, f"Unreadable DICOM: {type(exc).__name__}: {exc}") from exc
+
+
+def index_file(node: Node) -> State:
+    """Look at one File; index it if it is DICOM. Never raises for bad content."""
+    try:
+        ds = _read(node)
+        if ds is None or ("SOPInstanceUID" not in ds and "DirectoryRecordSequence" not in ds):
+            _mark(node, State.NOT_DICOM)
+            return State.NOT_DICOM
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None and meta.get("MediaStorageSOPClassUID") == DICOMDIR_SOP_CLASS:
+            records = len(ds.get("DirectoryRecordSequence", []))
+            _mark(node, State.DICOMDIR, detail={"records": records})
+            return State.DICOMDIR
+        with transaction.atomic():
+            indexed = index_dataset(node, ds)
+            detail = {"duplicates": indexed.duplicates, "conflict": indexed.conflict}
+            _mark(node, State.DICOM, detail=detail if indexed.duplicates else {})
+        return State.DICOM
+    except Invalid as exc:
+        _mark(node, State.ERROR, error=exc.message)
+        return State.ERROR
+    except (IntegrityError, OSError) as exc:
+        log.warning("indexing file %s failed: %s", node.pk, exc)
+        _mark(node, State.ERROR, error=f"{type(exc).__name__}: {exc}")
+        return State.ERROR
+
+
+@operations.poller
+def index_pending(limit: int = 200) -> int:
+    """Index queued files (oldest first); return how many were looked at."""
+    states = list(
+        IndexState.objects.filter(state=State.PENDING)
+        .select_related("file", "organise_into", "requested_by")
+        .order_by("updated_at")[:limit]
+    )
+    for state in states:
+        node = state.file
+        if node.in_trash or node.kind != Kind.FILE:
+            _mark(node, State.NOT_DICOM)
+            continue
+        result = index_file(node)
+        if result == State.DICOM and state.organise_into is not None:
+            from sinfonia.dicom.services.organise import organise_file
+
+            user = state.requested_by
+            actor = Actor(user=user, channel="dicom", client="indexer")
+            try:
+                organise_file(actor, node, state.organise_into)
+            except Exception as exc:  # the file stays where it was uploaded; say why
+                log.warning("organising file %s failed: %s", node.pk, exc)
+                IndexState.objects.filter(file=node).update(
+                    detail={**state.detail, "organise_error": str(exc)}
+                )
+    return len(states)
+
+
+def encode(ds: Dataset) -> bytes:
+    """A dataset as a DICOM Part 10 file (PS3.10 §7): preamble, file meta, dataset."""
+    if not hasattr(ds, "file_meta") or "TransferSyntaxUID" not in ds.file_meta:
+        meta = FileMetaDataset()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta = meta
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def instance_name(ds: Dataset) -> str:
+    """A readable, unique file name for a received instance."""
+    number = _int(ds.get("InstanceNumber"))
+    modality = _clean(ds.get("Modality"), 16) or "DICOM"
+    uid = _clean(ds.get("SOPInstanceUID"), 64)
+    prefix = f"{modality}{number:05d}_" if number is not None else f"{modality}_"
+    return f"{prefix}{uid}.dcm"
+
+
+def ingest_instance(
+    actor: Actor,
+    parent: Node,
+    ds: Dataset,
+    *,
+    data: bytes | None = None,
+    organise: bool = True,
+) -> Node:
+    """Store a received DICOM instance and index it at once (STOW-RS, C-STORE).
+
+    ``data`` is the Part 10 encoding when the transport has it; otherwise it is made from
+    ``ds``. With ``organise`` the file is filed into Patient / Study / Series folders under
+    ``parent`` (auto-organisation); otherwise a fileset per series under ``parent``.
+    """
+    from sinfonia.dicom.services.organise import series_fileset
+    from sinfonia.resources.services.files import register_file
+
+    payload = data if data is not None else encode(ds)
+    stored = blobstore.write_chunks([payload])
+    target = series_fileset(actor, parent, ds, organise=organise)
+    with transaction.atomic():
+        node = register_file(
+            actor,
+            target,
+            instance_name(ds),
+            stored,
+            content_type="application/dicom",
+            index=False,
+        )
+        indexed = index_dataset(node, ds)
+        detail = {"duplicates": indexed.duplicates, "conflict": indexed.conflict}
+        _mark(node, State.DICOM, detail=detail if indexed.duplicates else {})
+    return node
+
+
+INSTANCE_FIELDS = (
+    "series_id",
+    "sop_instance_uid",
+    "sop_class_uid",
+    "instance_number",
+    "transfer_syntax_uid",
+    "rows",
+    "columns",
+    "number_of_frames",
+    "slice_position",
+    "header",
+)
+
+
+def copy_index(pairs: list[tuple[int, int]]) -> None:
+    """Index copied files from their sources' rows (same bytes, so the same header), in bulk.
+
+    ``pairs`` are (source file id, copy file id). Copies of DICOM files are instances too, so
+    they answer queries where the copy's readers can see them; they are duplicates by nature.
+    """
+    if not pairs:
+        return
+    sources = [s for s, _ in pairs]
+    instances = {i.file_id: i for i in Instance.objects.filter(file_id__in=sources)}
+    states = {s.file_id: s for s in IndexState.objects.filter(file_id__in=sources)}
+    Instance.objects.bulk_create(
+        [
+            Instance(file_id=copy, **{f: getattr(instances[src], f) for f in INSTANCE_FIELDS})
+            for src, copy in pairs
+            if src in instances
+        ],
+        batch_size=500,
+    )
+    IndexState.objects.bulk_create(
+        [
+            IndexState(
+                file_id=copy,
+                state=states[src].state if src in states else State.PENDING,
+                error=states[src].error if src in states else "",
+                detail={"copy_of": src} if src in instances else {},
+            )
+            for src, copy in pairs
+        ],
+        batch_size=500,
+    )
