@@ -80,21 +80,9 @@ class ZipEntryOut(Schema):
     tags=["files"],
     summary="Table of contents of a ZIP file, without extracting it",
 )
-def zip_contents(request: HttpRequest, node_id: int) -> list[dict[str, Any]]:
+def zip_contents(request: HttpRequest, node_id: int) -> list[zips.Entry]:
     a = actor(request)
-    entries = zips.table_of_contents(a, selectors.get_node(a, node_id))
-    return [
-        {
-            "name": e.name,
-            "size": e.size,
-            "compressed_size": e.compressed_size,
-            "is_dir": e.is_dir,
-            "encrypted": e.encrypted,
-            "symlink": e.symlink,
-            "modified": e.modified,
-        }
-        for e in entries
-    ]
+    return zips.table_of_contents(a, selectors.get_node(a, node_id))
 
 
 class ExtractIn(Schema):
