@@ -1,19 +1,24 @@
-"""DICOM views of files in the tree: index state, tags, rendering, RT summaries, series order."""
+"""DICOM views of files in the tree: index state, tags, rendering, RT summaries, series order;
+the remote AEs of the DIMSE front-end (site administrators)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from sinfonia.accounts.services import users
 from sinfonia.api.common import actor
 from sinfonia.api.resources import ERRORS
 from sinfonia.core.errors import Invalid
 from sinfonia.dicom import selectors as dicom
 from sinfonia.dicom.errors import DicomError
-from sinfonia.resources.selectors import get_node
+from sinfonia.dicom.models import RemoteAE
+from sinfonia.dicom.services import remote_aes
+from sinfonia.resources.selectors import get_node, path_of
 
 router = Router(tags=["dicom"])
 
@@ -138,7 +143,8 @@ def summary(request: HttpRequest, node_id: int) -> dict[str, Any]:
     from sinfonia.dicom import render
 
     a = actor(request)
-    ds = dicom.dataset(a, get_node(a, node_id), pixels=False, purpose="summary")
+    # pixels: an RTDOSE summary reports its maximum dose (plans and structures have none)
+    ds = dicom.dataset(a, get_node(a, node_id), pixels=True, purpose="summary")
     return render.rt_summary(ds)
 
 
@@ -181,3 +187,120 @@ class DuplicateOut(Schema):
 )
 def duplicates(request: HttpRequest) -> list[dict[str, Any]]:
     return dicom.duplicates(actor(request))
+
+
+# -- Remote AEs (DIMSE) -------------------------------------------------------------------------
+
+
+class RemoteAEOut(Schema):
+    id: int
+    ae_title: str
+    user_id: int | None = Field(description="served as this user when it calls in")
+    username: str | None
+    host: str
+    port: int | None
+    move_destination: bool = Field(description="host and port set: C-MOVE may send to it")
+    destination_id: int | None = Field(description="where its C-STORE lands (None: /~user/DICOM)")
+    destination_path: str | None
+    organise: bool
+    description: str
+    created_at: datetime
+
+    @staticmethod
+    def of(r: RemoteAE) -> dict[str, Any]:
+        return {
+            "id": r.id,
+            "ae_title": r.ae_title,
+            "user_id": r.user_id,
+            "username": r.user.username if r.user else None,
+            "host": r.host,
+            "port": r.port,
+            "move_destination": r.is_move_destination,
+            "destination_id": r.destination_id,
+            "destination_path": path_of(r.destination) if r.destination else None,
+            "organise": r.organise,
+            "description": r.description,
+            "created_at": r.created_at,
+        }
+
+
+class RemoteAEIn(Schema):
+    ae_title: str = Field(description="1-16 characters (DICOM VR AE)")
+    user_id: int | None = None
+    host: str = ""
+    port: int | None = None
+    destination_id: int | None = None
+    organise: bool = True
+    description: str = ""
+
+
+class RemoteAEPatch(Schema):
+    ae_title: str | None = None
+    user_id: int | None = None
+    host: str | None = None
+    port: int | None = None
+    destination_id: int | None = None
+    organise: bool | None = None
+    description: str | None = None
+
+
+@router.get(
+    "/dicom/remote-aes",
+    response={200: list[RemoteAEOut], **ERRORS},
+    summary="Remote DICOM AEs: calling AE title → user, C-MOVE destinations",
+)
+def list_remote_aes(request: HttpRequest) -> list[dict[str, Any]]:
+    return [RemoteAEOut.of(r) for r in remote_aes.list_remote_aes(actor(request))]
+
+
+@router.post("/dicom/remote-aes", response={201: RemoteAEOut, **ERRORS}, summary="Add a remote AE")
+def add_remote_ae(request: HttpRequest, body: RemoteAEIn) -> Status[dict[str, Any]]:
+    a = actor(request)
+    remote_aes.list_remote_aes(a)  # site administrators only, before looking anything up
+    remote = remote_aes.add_remote_ae(
+        a,
+        body.ae_title,
+        user=users.get_user(a, body.user_id) if body.user_id is not None else None,
+        host=body.host,
+        port=body.port,
+        destination=get_node(a, body.destination_id) if body.destination_id else None,
+        organise=body.organise,
+        description=body.description,
+    )
+    return Status(201, RemoteAEOut.of(remote))
+
+
+@router.get("/dicom/remote-aes/{int:remote_id}", response={200: RemoteAEOut, **ERRORS})
+def get_remote_ae(request: HttpRequest, remote_id: int) -> dict[str, Any]:
+    return RemoteAEOut.of(remote_aes.get_remote_ae(actor(request), remote_id))
+
+
+@router.patch(
+    "/dicom/remote-aes/{int:remote_id}",
+    response={200: RemoteAEOut, **ERRORS},
+    summary="Change a remote AE (null user_id or destination_id clears it)",
+)
+def update_remote_ae(request: HttpRequest, remote_id: int, body: RemoteAEPatch) -> dict[str, Any]:
+    a = actor(request)
+    remote = remote_aes.get_remote_ae(a, remote_id)
+    given = body.dict(exclude_unset=True)
+    changes: dict[str, Any] = {
+        k: v for k, v in given.items() if k not in ("user_id", "destination_id") and v is not None
+    }
+    if "user_id" in given:
+        changes["user"] = users.get_user(a, given["user_id"]) if given["user_id"] else None
+    if "destination_id" in given:
+        dest = given["destination_id"]
+        changes["destination"] = get_node(a, dest) if dest else None
+    if "port" in given and given["port"] is None:
+        changes["port"] = None
+    if "host" in given and given["host"] is None:
+        changes["host"] = ""
+    return RemoteAEOut.of(remote_aes.update_remote_ae(a, remote, **changes))
+
+
+@router.delete("/dicom/remote-aes/{int:remote_id}", response={204: None, **ERRORS})
+def delete_remote_ae(request: HttpRequest, remote_id: int) -> Status[None]:
+    a = actor(request)
+    remote_aes.delete_remote_ae(a, remote_aes.get_remote_ae(a, remote_id))
+    return Status(204, None)

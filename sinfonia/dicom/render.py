@@ -20,7 +20,6 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 from pydicom import Dataset
-from pydicom.datadict import dictionary_VM, dictionary_VR
 from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.processing import apply_color_lut, convert_color_space
 from pydicom.uid import (
@@ -33,11 +32,28 @@ from pydicom.uid import (
     RTStructureSetStorage,
 )
 
-from sinfonia.dicom.tags import get_float, get_floats, get_int, get_items, get_str, get_value
+from sinfonia.dicom.tags import (
+    functional_group,
+    get_first_item,
+    get_float,
+    get_floats,
+    get_int,
+    get_items,
+    get_str,
+    get_value,
+    pick,
+)
 
 Floats = npt.NDArray[np.float64]
 
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+NUMBER_OF_FRAMES = 0x00280008
+RT_KINDS: dict[str, str] = {
+    RTStructureSetStorage: "rtstruct",
+    RTPlanStorage: "rtplan",
+    RTIonPlanStorage: "rtplan",
+    RTDoseStorage: "rtdose",
+}
 
 
 class RenderError(ValueError):
@@ -52,10 +68,15 @@ def frame_count(ds: Dataset) -> int:
     if not any(keyword in ds for keyword in PIXEL_KEYWORDS):
         return 0
     value = get_value(ds, "NumberOfFrames")
-    try:
+    if isinstance(value, int) or "NumberOfFrames" not in ds:
         return max(int(value or 1), 1)
-    except (TypeError, ValueError):  # tolerant when reading: a malformed IS means one frame
+    # Empty or malformed (tolerant when reading): as many frames as native pixel data holds.
+    element = ds.data_element("PixelData")
+    sizes = [get_int(ds, k) or 0 for k in ("Rows", "Columns", "SamplesPerPixel", "BitsAllocated")]
+    bits = math.prod(sizes)
+    if element is None or element.is_undefined_length or not bits:
         return 1
+    return max(len(element.value or b"") * 8 // bits, 1)
 
 
 def render_png(
@@ -129,8 +150,13 @@ def _decode_frame(ds: Dataset, frame: int) -> tuple[npt.NDArray[Any], str, int]:
             f"cannot decode pixel data in {tsyntax.name} ({tsyntax}): no decoding plugin is "
             f"installed (missing: {'; '.join(decoder.missing_dependencies)})"
         )
+    source = ds
+    if "NumberOfFrames" in ds and not isinstance(get_value(ds, "NumberOfFrames"), int):
+        # Empty or malformed: decode a copy (sharing the values) that says how many there are.
+        source = Dataset({tag: elem for tag, elem in ds.items() if tag != NUMBER_OF_FRAMES})
+        source.NumberOfFrames = frame_count(ds)
     try:
-        arr, properties = decoder.as_array(ds, index=frame)
+        arr, properties = decoder.as_array(source, index=frame)
     except Exception as exc:
         reason = " ".join(str(exc).split())
         missing = decoder.missing_dependencies
@@ -189,9 +215,9 @@ def _grayscale(
 
 def _modality_lut(arr: npt.NDArray[Any], ds: Dataset, frame: int) -> Floats:
     """Stored values → modality values (PS3.3 C.11.1), incl. Enhanced per-frame rescale."""
-    source = _functional_group(ds, frame, "PixelValueTransformationSequence") or ds
+    source = functional_group(ds, frame, "PixelValueTransformationSequence") or ds
     values: Floats = arr.astype(np.float64)
-    lut = _lut(_first_item(source, "ModalityLUTSequence"), ds)
+    lut = _lut(get_first_item(source, "ModalityLUTSequence"), ds)
     if lut is not None:
         values = _lookup(values, lut)
     else:
@@ -210,8 +236,8 @@ def _modality_lut(arr: npt.NDArray[Any], ds: Dataset, frame: int) -> Floats:
 
 def _dataset_voi(values: Floats, ds: Dataset, frame: int) -> Floats | None:
     """The dataset's own VOI (PS3.3 C.11.2), or None when it has none that can be used."""
-    source = _functional_group(ds, frame, "FrameVOILUTSequence") or ds
-    lut = _lut(_first_item(source, "VOILUTSequence"), ds)
+    source = functional_group(ds, frame, "FrameVOILUTSequence") or ds
+    lut = _lut(get_first_item(source, "VOILUTSequence"), ds)
     if lut is not None:
         # Descriptors often misstate the output bit depth: normalise by the table's own range.
         low, high = float(lut[0].min()), float(lut[0].max())
@@ -244,7 +270,8 @@ def _auto_window(values: Floats) -> Floats:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return np.zeros_like(values)
-    low, high = (float(v) for v in np.percentile(finite, [0.5, 99.5]))
+    sample = finite[:: max(1, finite.size >> 20)]  # about a million values are plenty
+    low, high = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
     if high <= low:  # e.g. a small bright object on a flat background
         low, high = float(finite.min()), float(finite.max())
     if high <= low:
@@ -341,22 +368,17 @@ def rt_summary(ds: Dataset) -> dict[str, Any]:
     else:
         descriptions = ("SeriesDescription", "StudyDescription", "ContentLabel")
         summary["description"] = next(filter(None, (get_str(ds, k) for k in descriptions)), None)
-        summary["frames"] = frame_count(ds)
+        summary["frames"] = _declared_frames(ds)
     return summary
 
 
 def _rt_kind(ds: Dataset) -> str | None:
     sop_class = get_str(ds, "SOPClassUID")
-    modality = get_str(ds, "Modality")
-    if sop_class == RTStructureSetStorage or (sop_class is None and modality == "RTSTRUCT"):
-        return "rtstruct"
-    if sop_class in (RTPlanStorage, RTIonPlanStorage) or (
-        sop_class is None and modality == "RTPLAN"
-    ):
-        return "rtplan"
-    if sop_class == RTDoseStorage or (sop_class is None and modality == "RTDOSE"):
-        return "rtdose"
-    return None
+    if sop_class:
+        return RT_KINDS.get(sop_class)
+    return {"RTSTRUCT": "rtstruct", "RTPLAN": "rtplan", "RTDOSE": "rtdose"}.get(
+        get_str(ds, "Modality") or ""
+    )
 
 
 def _structure_set(ds: Dataset) -> dict[str, Any]:
@@ -370,13 +392,13 @@ def _structure_set(ds: Dataset) -> dict[str, Any]:
         number = get_int(roi, "ROINumber")
         contour = contours.get(number, Dataset())
         rois.append(
-            _pick(roi, number="ROINumber", name="ROIName", description="ROIDescription")
-            | _pick(observations.get(number, Dataset()), interpreted_type="RTROIInterpretedType")
-            | _pick(contour, color="ROIDisplayColor")
+            pick(roi, number="ROINumber", name="ROIName", description="ROIDescription")
+            | pick(observations.get(number, Dataset()), interpreted_type="RTROIInterpretedType")
+            | pick(contour, color="ROIDisplayColor")
             | {"contour_count": len(get_items(contour, "ContourSequence"))}
         )
     frames = [
-        _pick(frame, frame_of_reference_uid="FrameOfReferenceUID")
+        pick(frame, frame_of_reference_uid="FrameOfReferenceUID")
         | {
             "series_instance_uids": [
                 uid
@@ -387,7 +409,7 @@ def _structure_set(ds: Dataset) -> dict[str, Any]:
         }
         for frame in get_items(ds, "ReferencedFrameOfReferenceSequence")
     ]
-    return _pick(
+    return pick(
         ds,
         label="StructureSetLabel",
         name="StructureSetName",
@@ -410,7 +432,7 @@ def _plan(ds: Dataset) -> dict[str, Any]:
                 get_int(beam, "ReferencedBeamNumber"), get_float(beam, "BeamMeterset")
             )
         fraction_groups.append(
-            _pick(
+            pick(
                 group,
                 number="FractionGroupNumber",
                 fractions_planned="NumberOfFractionsPlanned",
@@ -419,8 +441,8 @@ def _plan(ds: Dataset) -> dict[str, Any]:
             )
             | {
                 "referenced_beams": [
-                    _pick(beam, beam_number="ReferencedBeamNumber", meterset="BeamMeterset")
-                    | _pick(beam, dose="BeamDose")
+                    pick(beam, beam_number="ReferencedBeamNumber", meterset="BeamMeterset")
+                    | pick(beam, dose="BeamDose")
                     for beam in referenced
                 ]
             }
@@ -430,29 +452,29 @@ def _plan(ds: Dataset) -> dict[str, Any]:
         control_points = get_items(beam, f"{ion}ControlPointSequence")
         first = control_points[0] if control_points else Dataset()
         beams.append(
-            _pick(beam, number="BeamNumber", name="BeamName", description="BeamDescription")
-            | _pick(beam, type="BeamType", radiation_type="RadiationType")
-            | _pick(beam, delivery_type="TreatmentDeliveryType")
-            | _pick(beam, treatment_machine="TreatmentMachineName")
-            | _pick(first, nominal_energy="NominalBeamEnergy", gantry_angle="GantryAngle")
-            | _pick(first, collimator_angle="BeamLimitingDeviceAngle")
-            | _pick(first, couch_angle="PatientSupportAngle", isocenter="IsocenterPosition")
+            pick(beam, number="BeamNumber", name="BeamName", description="BeamDescription")
+            | pick(beam, type="BeamType", radiation_type="RadiationType")
+            | pick(beam, delivery_type="TreatmentDeliveryType")
+            | pick(beam, treatment_machine="TreatmentMachineName")
+            | pick(first, nominal_energy="NominalBeamEnergy", gantry_angle="GantryAngle")
+            | pick(first, collimator_angle="BeamLimitingDeviceAngle")
+            | pick(first, couch_angle="PatientSupportAngle", isocenter="IsocenterPosition")
             | {"meterset": meterset.get(get_int(beam, "BeamNumber"))}
-            | _pick(beam, meterset_unit="PrimaryDosimeterUnit")
+            | pick(beam, meterset_unit="PrimaryDosimeterUnit")
             | {"control_points": get_int(beam, "NumberOfControlPoints") or len(control_points)}
         )
     dose_references = [
-        _pick(item, number="DoseReferenceNumber", description="DoseReferenceDescription")
-        | _pick(item, type="DoseReferenceType", structure_type="DoseReferenceStructureType")
-        | _pick(item, target_prescription_dose="TargetPrescriptionDose")
-        | _pick(item, delivery_maximum_dose="DeliveryMaximumDose")
+        pick(item, number="DoseReferenceNumber", description="DoseReferenceDescription")
+        | pick(item, type="DoseReferenceType", structure_type="DoseReferenceStructureType")
+        | pick(item, target_prescription_dose="TargetPrescriptionDose")
+        | pick(item, delivery_maximum_dose="DeliveryMaximumDose")
         for item in get_items(ds, "DoseReferenceSequence")
     ]
     return (
         {"ion": bool(ion)}
-        | _pick(ds, label="RTPlanLabel", name="RTPlanName", description="RTPlanDescription")
-        | _pick(ds, date="RTPlanDate", time="RTPlanTime", intent="PlanIntent")
-        | _pick(ds, geometry="RTPlanGeometry", approval_status="ApprovalStatus")
+        | pick(ds, label="RTPlanLabel", name="RTPlanName", description="RTPlanDescription")
+        | pick(ds, date="RTPlanDate", time="RTPlanTime", intent="PlanIntent")
+        | pick(ds, geometry="RTPlanGeometry", approval_status="ApprovalStatus")
         | {
             "prescription": {
                 "dose_references": dose_references,
@@ -466,19 +488,26 @@ def _plan(ds: Dataset) -> dict[str, Any]:
 
 def _dose(ds: Dataset) -> dict[str, Any]:
     """PS3.3 C.8.8.3 RT Dose; the maximum is in Dose Units after Dose Grid Scaling."""
-    frames = frame_count(ds)
+    frames = _declared_frames(ds)
     plans = get_items(ds, "ReferencedRTPlanSequence")
-    return _pick(ds, dose_units="DoseUnits", dose_type="DoseType") | {
+    return pick(ds, dose_units="DoseUnits", dose_type="DoseType") | {
         "dose_summation_type": get_str(ds, "DoseSummationType"),
         "dose_grid_scaling": get_float(ds, "DoseGridScaling"),
-        "grid": _pick(ds, rows="Rows", columns="Columns", pixel_spacing="PixelSpacing")
+        "grid": pick(ds, rows="Rows", columns="Columns", pixel_spacing="PixelSpacing")
         | {"frames": frames, "frame_offsets": get_floats(ds, "GridFrameOffsetVector")},
         "max_dose": _max_dose(ds, frames),
         "referenced_plan_uid": get_str(plans[0], "ReferencedSOPInstanceUID") if plans else None,
     }
 
 
+def _declared_frames(ds: Dataset) -> int:
+    """Frames of the pixel data, or those the header declares when it was read without it."""
+    return frame_count(ds) or ((get_int(ds, "NumberOfFrames") or 1) if "Rows" in ds else 0)
+
+
 def _max_dose(ds: Dataset, frames: int) -> float | None:
+    if not frame_count(ds):
+        return None  # read without its pixel data
     try:
         peaks = [
             float(np.nanmax(_modality_lut(_decode_frame(ds, i)[0], ds, i))) for i in range(frames)
@@ -486,38 +515,6 @@ def _max_dose(ds: Dataset, frames: int) -> float | None:
     except (RenderError, ValueError):  # undecodable pixel data: no maximum
         return None
     return max(peaks) if peaks and math.isfinite(max(peaks)) else None
-
-
-def _pick(ds: Dataset, **fields: str) -> dict[str, Any]:
-    """Read each keyword as its data dictionary VR and VM say: a number or a string, or a
-    list of them for a VM other than 1; None when absent or malformed."""
-    return {name: _read(ds, keyword) for name, keyword in fields.items()}
-
-
-def _read(ds: Dataset, keyword: str) -> Any:
-    vr = dictionary_VR(keyword)
-    if vr not in ("IS", "DS", "FL", "FD", "US", "SS", "UL", "SL"):
-        return get_str(ds, keyword)
-    numbers = get_floats(ds, keyword)
-    if numbers is None:
-        return None
-    values: list[Any] = numbers if vr in ("DS", "FL", "FD") else [round(n) for n in numbers]
-    return values if dictionary_VM(keyword) != "1" else values[0]
-
-
-def _first_item(ds: Dataset, keyword: str) -> Dataset | None:
-    items = get_items(ds, keyword)
-    return items[0] if items else None
-
-
-def _functional_group(ds: Dataset, frame: int, keyword: str) -> Dataset | None:
-    """The `keyword` macro for `frame` in an Enhanced object: per-frame first, then shared
-    (PS3.3 C.7.6.16)."""
-    per_frame = get_items(ds, "PerFrameFunctionalGroupsSequence")
-    if frame < len(per_frame) and (item := _first_item(per_frame[frame], keyword)) is not None:
-        return item
-    shared = get_items(ds, "SharedFunctionalGroupsSequence")
-    return _first_item(shared[0], keyword) if shared else None
 
 
 def _sop_class_name(ds: Dataset) -> str:

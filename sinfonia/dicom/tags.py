@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydicom import Dataset
-from pydicom.datadict import dictionary_description, keyword_for_tag
+from pydicom.datadict import dictionary_description, dictionary_VM, dictionary_VR, keyword_for_tag
 from pydicom.tag import BaseTag
 
 PIXEL_DATA_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})  # Float, Double Float, Pixel
@@ -315,3 +315,37 @@ def get_items(ds: Dataset, keyword: str) -> list[Dataset]:
     if not isinstance(value, Sequence) or isinstance(value, str | bytes):
         return []
     return [item for item in value if isinstance(item, Dataset)]
+
+
+def get_first_item(ds: Dataset, keyword: str) -> Dataset | None:
+    """The first item of a sequence, or None."""
+    items = get_items(ds, keyword)
+    return items[0] if items else None
+
+
+def functional_group(ds: Dataset, frame: int, keyword: str) -> Dataset | None:
+    """The first item of the `keyword` functional group macro for `frame` (0-based) of an
+    Enhanced multi-frame object: per-frame first, then shared (PS3.3 C.7.6.16)."""
+    per_frame = get_items(ds, "PerFrameFunctionalGroupsSequence")
+    if frame < len(per_frame) and (item := get_first_item(per_frame[frame], keyword)):
+        return item
+    shared = get_items(ds, "SharedFunctionalGroupsSequence")
+    return get_first_item(shared[0], keyword) if shared else None
+
+
+def pick(ds: Dataset, **fields: str) -> dict[str, Any]:
+    """``{name: value}`` for ``name=keyword`` pairs, each value read as the data dictionary's VR
+    and VM say: a number (IS and binary integers as int, DS/FL/FD as float) or a string, a list
+    of them when the VM is not 1, None when absent, empty or malformed."""
+    return {name: _typed(ds, keyword) for name, keyword in fields.items()}
+
+
+def _typed(ds: Dataset, keyword: str) -> Any:
+    vr = dictionary_VR(keyword)
+    if vr not in ("IS", "DS", "FL", "FD", "US", "SS", "UL", "SL", "UV", "SV"):
+        return get_str(ds, keyword)
+    numbers = get_floats(ds, keyword)
+    if numbers is None:
+        return None
+    values: list[Any] = numbers if vr in ("DS", "FL", "FD") else [round(n) for n in numbers]
+    return values if dictionary_VM(keyword) != "1" else values[0]

@@ -172,3 +172,11 @@ def test_rendering_and_rt_summaries(admin_api, place):
     assert refused.status_code == 400
     summary = admin_api.ok(admin_api.get(f"/files/{plan['id']}/dicom/summary"))
     assert summary  # beams and prescription, see tests/dicom/test_render.py for details
+
+
+def test_rtdose_summary_reports_the_maximum_dose(admin_api, place):
+    dose = upload(admin_api, place["id"], "rtdose.dcm", bundled("rtdose.dcm"))
+    run_pollers()
+    summary = admin_api.ok(admin_api.get(f"/files/{dose['id']}/dicom/summary"))
+    assert summary["kind"] == "rtdose"
+    assert summary["max_dose"] is not None and summary["max_dose"] > 0
