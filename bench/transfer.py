@@ -3,7 +3,7 @@
     .venv/bin/python bench/transfer.py [--size-gb 4] [--files 1000] [--concurrent 20 --each-mb 200]
 
 Measured in one run, on the same disk (a temporary folder next to the data folder):
-- reference: `cp` of a SIZE file;
+- reference: a raw disk copy (`cp` + fsync) of a SIZE file, caches written back first;
 - tus upload of that file with the `tuspy` client (64 MB chunks) to a live `sinfonia serve`;
 - HTTP download of it (httpx, streamed to disk);
 - ZIP download of a folder of FILES small files;
@@ -73,14 +73,23 @@ def timed(fn: Callable[..., T], *args: object) -> tuple[float, T]:
 
 
 def drop_page_cache_hint(path: Path) -> None:
-    """Ask the kernel to forget a file's cached pages, so every copy reads from the disk alike."""
+    """Write back everything, then ask the kernel to forget a file's cached pages, so every
+    phase starts from the same state and reads its source from the disk alike."""
+    os.sync()
     try:
         fd = os.open(path, os.O_RDONLY)
-        os.fsync(fd)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         os.close(fd)
     except OSError:
         pass
+
+
+def copy_durably(src: Path, dst: Path) -> None:
+    """The reference: a raw disk copy that, like an upload, is on disk when it ends."""
+    shutil.copyfile(src, dst)
+    fd = os.open(dst, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
 
 
 def main() -> int:
@@ -130,7 +139,7 @@ def main() -> int:
         sha = make_file(src, size)
 
         drop_page_cache_hint(src)
-        t_cp, _ = timed(shutil.copyfile, src, scratch / "copy.bin")
+        t_cp, _ = timed(copy_durably, src, scratch / "copy.bin")
         (scratch / "copy.bin").unlink()
         cp_rate = size / t_cp / MB
         rows.append(("cp (reference)", f"{cp_rate:,.0f} MB/s", "1.00", ""))
@@ -168,8 +177,14 @@ def main() -> int:
                 for chunk in r.iter_bytes(MB):
                     out.write(chunk)
                     n += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())  # as durable as the reference copy
             return n
 
+        blob = next(
+            p for p in (data / "blobs").rglob("*") if p.is_file() and p.stat().st_size == size
+        )
+        drop_page_cache_hint(blob)
         t_down, n = timed(download)
         assert n == size
         (scratch / "down.bin").unlink()

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.staticfiles",
+    "django.contrib.messages",
     "ninja",
     "sinfonia.accounts",
     "sinfonia.storage",
@@ -85,7 +86,9 @@ INSTALLED_APPS = [
     "sinfonia.audit",
     "sinfonia.transfers",
     "sinfonia.dicom",
+    "sinfonia.search",
     "sinfonia.web",
+    "sinfonia.support",
 ]
 
 MIDDLEWARE = [
@@ -95,6 +98,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "sinfonia.web.middleware.PrivacyPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -109,6 +114,8 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "sinfonia.web.context.portal",
             ]
         },
     }
@@ -166,7 +173,35 @@ SINFONIA_MAX_UPLOAD_SIZE = int(os.environ.get("SINFONIA_MAX_UPLOAD_SIZE", str(10
 SINFONIA_UPLOAD_EXPIRY_HOURS = int(os.environ.get("SINFONIA_UPLOAD_EXPIRY_HOURS", "72"))
 SINFONIA_UPLOAD_TOKEN_HOURS = int(os.environ.get("SINFONIA_UPLOAD_TOKEN_HOURS", "72"))
 
+# SFTP (`serve --sftp-port`): host key and staging areas (sftp/home/<user>) live here; each
+# user's staging area holds at most SINFONIA_SFTP_QUOTA_BYTES.
+SINFONIA_SFTP_DIR = DATA_DIR / "sftp"
+SINFONIA_SFTP_QUOTA_BYTES = int(os.environ.get("SINFONIA_SFTP_QUOTA_BYTES", str(50 * 1024**3)))
+
 # ZIP extraction limits (zip-bomb protection): expansion ratio per member, total bytes, members.
 SINFONIA_ZIP_MAX_RATIO = int(os.environ.get("SINFONIA_ZIP_MAX_RATIO", "200"))
 SINFONIA_ZIP_MAX_TOTAL = int(os.environ.get("SINFONIA_ZIP_MAX_TOTAL", str(200 * 1024**3)))
 SINFONIA_ZIP_MAX_MEMBERS = int(os.environ.get("SINFONIA_ZIP_MAX_MEMBERS", "200000"))
+
+# Web portal: sessions end with the browser; the privacy policy must be accepted (again when
+# its version changes); the footer's funding notice; contact messages mailed when SMTP is set.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SINFONIA_PRIVACY_POLICY_VERSION = os.environ.get("SINFONIA_PRIVACY_POLICY_VERSION", "1")
+SINFONIA_FUNDING_NOTICE = os.environ.get(
+    "SINFONIA_FUNDING_NOTICE",
+    "This project has received funding from the European Union's Horizon 2020 research and "
+    "innovation programme under grant agreement No 945196.",
+)
+SINFONIA_SUPPORT_EMAIL = os.environ.get("SINFONIA_SUPPORT_EMAIL", "")
+SINFONIA_SUPPORT_DIR = DATA_DIR / "support"
+if os.environ.get("SINFONIA_SMTP_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["SINFONIA_SMTP_HOST"]
+    EMAIL_PORT = int(os.environ.get("SINFONIA_SMTP_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("SINFONIA_SMTP_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("SINFONIA_SMTP_PASSWORD", "")
+    EMAIL_USE_TLS = os.environ.get("SINFONIA_SMTP_TLS", "1") == "1"
+DEFAULT_FROM_EMAIL = os.environ.get("SINFONIA_SMTP_FROM", "sinfonia@localhost")

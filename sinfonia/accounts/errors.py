@@ -16,3 +16,6 @@ class AccountError(StrEnum):
     NOT_A_MEMBER = "not_a_member"
     API_KEY_NOT_FOUND = "api_key_not_found"
     LOGIN_REQUIRED = "login_required"
+    SSH_KEY_NOT_FOUND = "ssh_key_not_found"
+    INVALID_SSH_KEY = "invalid_ssh_key"
+    SSH_KEY_TAKEN = "ssh_key_taken"

@@ -150,6 +150,37 @@ def file_response(request: HttpRequest, download: files.Download) -> HttpRespons
     response={200: None, 206: None, 304: None, 416: None, **ERRORS},
     summary="Download a file's bytes (streamed; Range, ETag; UTF-8 names per RFC 5987)",
 )
-def download(request: HttpRequest, node_id: int) -> HttpResponseBase:
+def download(request: HttpRequest, node_id: int, inline: bool = False) -> HttpResponseBase:
+    """``inline=1`` lets the browser show the file in place (the portal's previewer), but only
+    for types it renders without running the file's content: never HTML or SVG."""
     a = actor(request)
-    return file_response(request, files.open_download(a, get_node(a, node_id)))
+    response = file_response(request, files.open_download(a, get_node(a, node_id)))
+    content_type = response.get("Content-Type", "").split(";")[0].strip().lower()
+    if inline and response.status_code in (200, 206) and content_type in INLINE_TYPES:
+        disposition = response["Content-Disposition"]
+        response["Content-Disposition"] = "inline" + disposition[len("attachment") :]
+        response["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+# Shown in place with ``?inline=1``: media and PDF, which browsers render without scripts.
+INLINE_TYPES = frozenset(
+    {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/bmp",
+        "video/mp4",
+        "video/webm",
+        "video/ogg",
+        "audio/mpeg",
+        "audio/ogg",
+        "audio/wav",
+        "audio/x-wav",
+        "audio/webm",
+        "audio/flac",
+        "text/plain",
+    }
+)

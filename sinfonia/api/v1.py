@@ -6,7 +6,20 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from sinfonia import __version__
-from sinfonia.api import accounts, acl, archives, dicom, files, misc, operations, resources, trash
+from sinfonia.api import (
+    accounts,
+    acl,
+    archives,
+    dicom,
+    files,
+    misc,
+    operations,
+    resources,
+    search,
+    sftp,
+    sshkeys,
+    trash,
+)
 from sinfonia.api.common import AUTH, status_for
 from sinfonia.core import errors
 
@@ -41,4 +54,7 @@ api.add_router("", dicom.router)
 api.add_router("", acl.router)
 api.add_router("", trash.router)
 api.add_router("", accounts.router)
+api.add_router("", sshkeys.router)
+api.add_router("", sftp.router)
+api.add_router("", search.router)
 api.add_router("", misc.router)

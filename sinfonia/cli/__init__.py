@@ -28,6 +28,23 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", parents=[common], help="run the whole system in the foreground")
     s.add_argument("--host", default=os.environ.get("SINFONIA_HOST", "127.0.0.1"))
     s.add_argument("--port", type=int, default=int(os.environ.get("SINFONIA_PORT", "8080")))
+    s.add_argument(
+        "--sftp-port",
+        type=int,
+        default=None,
+        help="SFTP port (default $SINFONIA_SFTP_PORT or 2222; 0 turns SFTP off)",
+    )
+    s.add_argument(
+        "--dicom-port",
+        type=int,
+        default=None,
+        help="DICOM (DIMSE) port (default $SINFONIA_DICOM_PORT or 11112; 0 turns DIMSE off)",
+    )
+    s.add_argument(
+        "--ae-title",
+        default=None,
+        help="Sinfonia's DICOM AE title (default $SINFONIA_DICOM_AE_TITLE or SINFONIA)",
+    )
 
     u = sub.add_parser("user", help="manage accounts").add_subparsers(dest="action", required=True)
     uc = u.add_parser("create", parents=[common], help="create an account")
@@ -84,8 +101,36 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("destination", metavar="LOCAL_DIR")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    from sinfonia.cli.search import add_parser as add_search_parser
+
+    add_search_parser(sub, [common, as_user])
+
     t = sub.add_parser("trash", help="recycle bins").add_subparsers(dest="action", required=True)
     t.add_parser("purge-expired", parents=[common], help="purge elements past the retention period")
+
+    d = sub.add_parser("dicom", help="DICOM network").add_subparsers(dest="action", required=True)
+    ae = d.add_parser("ae", help="remote AEs: who may call in, C-MOVE destinations")
+    aes = ae.add_subparsers(dest="ae_action", required=True)
+    aa = aes.add_parser("add", parents=[common], help="map a calling AE title to a user")
+    aa.add_argument("ae_title", metavar="AE_TITLE")
+    aa.add_argument("--user", help="served as this user when it calls in (else: destination only)")
+    aa.add_argument("--host", default="", help="address, for use as a C-MOVE destination")
+    aa.add_argument("--port", type=int, default=None, help="port, with --host")
+    aa.add_argument(
+        "--destination",
+        metavar="/Collection/Path",
+        help="where its C-STORE lands (default: the user's folder /~USER/DICOM)",
+    )
+    aa.add_argument(
+        "--no-organise",
+        dest="organise",
+        action="store_false",
+        help="keep one fileset per series instead of Patient/Study/Series folders",
+    )
+    aa.add_argument("--description", default="")
+    aes.add_parser("list", parents=[common], help="list remote AEs")
+    ar = aes.add_parser("remove", parents=[common], help="forget a remote AE")
+    ar.add_argument("ae_title", metavar="AE_TITLE")
     return p
 
 

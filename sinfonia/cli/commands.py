@@ -30,7 +30,13 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from sinfonia.cli.serve import serve
 
-        return serve(args.host, args.port)
+        return serve(
+            args.host,
+            args.port,
+            sftp_port=args.sftp_port,
+            dicom_port=args.dicom_port,
+            ae_title=args.ae_title,
+        )
     call_command("migrate", interactive=False, verbosity=0)
     actor = actor_for(args)
     handler = HANDLERS[(args.command, getattr(args, "action", None))]
@@ -151,6 +157,18 @@ def do_export(actor: Actor, args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def dicom_ae(actor: Actor, args: argparse.Namespace) -> int:
+    from sinfonia.cli.dicom import AE_ACTIONS
+
+    return AE_ACTIONS[args.ae_action](actor, args)
+
+
+def do_search(actor: Actor, args: argparse.Namespace) -> int:
+    from sinfonia.cli.search import do_search
+
+    return do_search(actor, args)
+
+
 HANDLERS = {
     ("user", "create"): user_create,
     ("user", "list"): user_list,
@@ -165,6 +183,8 @@ HANDLERS = {
     ("trash", "purge-expired"): trash_purge_expired,
     ("import", None): do_import,
     ("export", None): do_export,
+    ("search", None): do_search,
+    ("dicom", "ae"): dicom_ae,
 }
 
 __all__ = ["HANDLERS", "NotFound", "User", "run"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -15,8 +17,11 @@ from django.core.management import call_command
 from sinfonia.accounts.models import User
 from sinfonia.accounts.services.users import generate_password
 from sinfonia.core.context import Actor
+from sinfonia.core.errors import ServiceError
+from sinfonia.dicom.dimse.server import DEFAULT_AE_TITLE, DEFAULT_PORT, DimseServer
 from sinfonia.resources.services import trash
 from sinfonia.resources.services.tree import ensure_home
+from sinfonia.sftp.server import SftpServer
 from sinfonia.transfers.services import operations, uploads
 
 log = logging.getLogger("sinfonia.serve")
@@ -65,8 +70,65 @@ def _handled(signum: int, frame: FrameType | None) -> None:
     """The graceful shutdown this signal asked for is over by the time it arrives here."""
 
 
-def serve(host: str, port: int) -> int:
+def _start_sftp(host: str, option: int | None) -> SftpServer | None:
+    """The SFTP server on ``--sftp-port`` / $SINFONIA_SFTP_PORT / 2222 (0: none). A port
+    asked for explicitly must open; the default one only warns when taken."""
+    explicit = option is not None or "SINFONIA_SFTP_PORT" in os.environ
+    port = option if option is not None else int(os.environ.get("SINFONIA_SFTP_PORT", "2222"))
+    if port == 0:
+        return None
+    sftp = SftpServer(host, port)
+    try:
+        sftp.start()
+    except OSError as exc:
+        if explicit:
+            raise
+        print(f"Sinfonia: SFTP NOT started, port {port} unavailable ({exc})", flush=True)
+        return None
+    print(f"Sinfonia: SFTP on sftp://{host}:{sftp.port}/ (host key {sftp.fingerprint})", flush=True)
+    return sftp
+
+
+def _start_dimse(host: str, option: int | None, ae_title: str | None) -> DimseServer | None:
+    """The DICOM SCP on ``--dicom-port`` / $SINFONIA_DICOM_PORT / 11112 (0: none), as
+    ``--ae-title`` / $SINFONIA_DICOM_AE_TITLE / SINFONIA. A port asked for explicitly must
+    open; the default one only warns when taken."""
+    explicit = option is not None or "SINFONIA_DICOM_PORT" in os.environ
+    env_port = os.environ.get("SINFONIA_DICOM_PORT", str(DEFAULT_PORT))
+    port = option if option is not None else int(env_port)
+    if port == 0:
+        return None
+    title = ae_title or os.environ.get("SINFONIA_DICOM_AE_TITLE") or DEFAULT_AE_TITLE
+    dimse = DimseServer(host, port, title)
+    try:
+        dimse.start()
+    except OSError as exc:
+        if explicit:
+            raise
+        print(f"Sinfonia: DICOM (DIMSE) NOT started, port {port} unavailable ({exc})", flush=True)
+        return None
+    print(f"Sinfonia: DICOM (DIMSE) AE {dimse.ae_title} on {host}:{dimse.port}", flush=True)
+    return dimse
+
+
+def _limit_malloc_arenas() -> None:
+    """glibc gives each thread that allocates its own arena and keeps freed memory there; with
+    many upload threads that shows up as resident memory never returned. Two arenas keep the
+    server's memory flat under concurrent transfers (M_ARENA_MAX, mallopt(3))."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX = -8
+
+
+def serve(
+    host: str,
+    port: int,
+    *,
+    sftp_port: int | None = None,
+    dicom_port: int | None = None,
+    ae_title: str | None = None,
+) -> int:
     print(f"Sinfonia: data folder {settings.DATA_DIR}", flush=True)
+    _limit_malloc_arenas()
     call_command("migrate", interactive=False, verbosity=0)
     ensure_admin()
     stop = threading.Event()
@@ -76,6 +138,20 @@ def serve(host: str, port: int) -> int:
     threading.Thread(
         target=operations.worker_loop, args=(stop,), daemon=True, name="operations"
     ).start()
+    try:
+        sftp = _start_sftp(host, sftp_port)
+    except OSError as exc:
+        stop.set()
+        print(f"Sinfonia: cannot listen for SFTP ({exc}); see --sftp-port", flush=True)
+        return 1
+    try:
+        dimse = _start_dimse(host, dicom_port, ae_title)
+    except (OSError, ServiceError) as exc:
+        stop.set()
+        if sftp is not None:
+            sftp.stop()
+        print(f"Sinfonia: cannot serve DICOM ({exc}); see --dicom-port, --ae-title", flush=True)
+        return 1
     config = uvicorn.Config(
         "sinfonia.asgi:application",
         host=host,
@@ -94,6 +170,10 @@ def serve(host: str, port: int) -> int:
         server.run()
     finally:
         stop.set()
+        if sftp is not None:
+            sftp.stop()
+        if dimse is not None:
+            dimse.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("Sinfonia: stopped", flush=True)

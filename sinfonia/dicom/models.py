@@ -110,3 +110,51 @@ class IndexState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_id}: {self.state}"
+
+
+class RemoteAE(models.Model):
+    """A DICOM application entity Sinfonia talks to over DIMSE (docs/admin.md, "DICOM network").
+
+    An AE that calls in (C-ECHO, C-STORE, C-FIND, C-GET, C-MOVE) is served as ``user``; an AE
+    without a user is refused when it calls, but may still be a C-MOVE destination, which needs
+    ``host`` and ``port``. C-STORE from this AE lands in ``destination`` (default: the user's
+    personal collection, folder "DICOM"), filed into Patient/Study/Series when ``organise``.
+    """
+
+    ae_title = models.CharField(max_length=16, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="dicom_aes",
+    )
+    host = models.CharField(max_length=255, blank=True, default="")
+    port = models.PositiveIntegerField(null=True, blank=True)
+    destination = models.ForeignKey(
+        "resources.Node", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    organise = models.BooleanField(default=True)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["ae_title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(port__isnull=True) | models.Q(port__gte=1, port__lte=65535),
+                name="dicom_remote_ae_port_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(port__isnull=True, host="")
+                | (models.Q(port__isnull=False) & ~models.Q(host="")),
+                name="dicom_remote_ae_host_with_port",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.ae_title
+
+    @property
+    def is_move_destination(self) -> bool:
+        return bool(self.host and self.port)

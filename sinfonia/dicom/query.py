@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet, Subquery
 
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Invalid
@@ -147,6 +147,18 @@ def visible_instances(actor: Actor) -> QuerySet[Instance]:
     return access.visible_via(actor, Access.READ, Instance.objects.all(), "file")
 
 
+def one_per_uid(actor: Actor, qs: QuerySet[Instance]) -> QuerySet[Instance]:
+    """``qs`` (instances) with one row per SOP Instance UID: a UID that several visible files
+    carry (a copy) is answered once, by its oldest visible row (docs/decisions/0004)."""
+    first = (
+        visible_instances(actor)
+        .filter(sop_instance_uid=OuterRef("sop_instance_uid"))
+        .order_by("pk")
+        .values("pk")[:1]
+    )
+    return qs.filter(pk=Subquery(first))
+
+
 def search(
     actor: Actor,
     level: Level,
@@ -184,11 +196,57 @@ def counts(actor: Actor, level: Level, pks: list[int]) -> dict[int, dict[str, An
     out: dict[int, dict[str, Any]] = {
         pk: {"instances": 0, "series": 0, "modalities": []} for pk in pks
     }
-    for row in inst.values(below).annotate(n=Count("id"), s=Count("series", distinct=True)):
+    for row in inst.values(below).annotate(
+        n=Count("sop_instance_uid", distinct=True), s=Count("series", distinct=True)
+    ):
         out[row[below]]["instances"] = row["n"]
         out[row[below]]["series"] = row["s"]
     if level in ("study", "patient"):
         for key, modality in inst.values_list(below, "series__modality").distinct():
             if modality and modality not in out[key]["modalities"]:
                 out[key]["modalities"].append(modality)
+    return out
+
+
+# Unique keys per Query/Retrieve level (PS3.4 C.6.1.1 / C.6.2.1): what C-MOVE and C-GET name.
+UNIQUE_KEYS: dict[str, str] = {
+    "patient": "PatientID",
+    "study": "StudyInstanceUID",
+    "series": "SeriesInstanceUID",
+    "instance": "SOPInstanceUID",
+}
+
+
+def retrieve_instances(actor: Actor, level: Level, keys: dict[str, str]) -> QuerySet[Instance]:
+    """The visible instances a C-MOVE/C-GET names: the unique keys of ``level`` and the levels
+    above it (baseline, non-relational retrieve, PS3.4 C.4.2.2.1 / C.4.3.2.1), each a single
+    value or a list of UIDs. One row per SOP Instance UID, in series and instance order."""
+    given = {k: v for k, v in keys.items() if k in UNIQUE_KEYS.values() and v.strip()}
+    if UNIQUE_KEYS[level] not in given:
+        raise _bad(f"A {level}-level retrieve needs {UNIQUE_KEYS[level]}.")
+    for keyword in given:
+        if RANK[ATTRIBUTES[keyword].level] > RANK[level]:
+            raise _bad(f"{keyword} is an attribute of the {ATTRIBUTES[keyword].level} level.")
+        if "*" in given[keyword] or "?" in given[keyword]:
+            raise _bad(f"{keyword} must name values, not a wildcard pattern, in a retrieve.")
+    qs = search(actor, "instance", given)
+    return (
+        one_per_uid(actor, qs)
+        .select_related("file", "series__study")
+        .order_by("series__study_id", "series_id", "instance_number", "pk")
+    )
+
+
+def study_counts(actor: Actor, patient_pks: list[int]) -> dict[int, int]:
+    """Number of studies with a visible instance per patient (NumberOfPatientRelatedStudies)."""
+    below = INSTANCES_BELOW["patient"]
+    rows = (
+        visible_instances(actor)
+        .filter(**{f"{below}__in": patient_pks})
+        .values(below)
+        .annotate(n=Count("series__study", distinct=True))
+    )
+    out = dict.fromkeys(patient_pks, 0)
+    for row in rows:
+        out[row[below]] = row["n"]
     return out

@@ -267,3 +267,22 @@ def walk(
     yield here, node
     for child in children:
         yield from walk(actor, child, here)
+
+
+def standing_files(actor: Actor, nodes: list[Node]) -> dict[int, Node]:
+    """For each fileset among ``nodes`` that holds exactly one visible file, of its own name,
+    that file (two queries for a whole page). Such a fileset stands for its file, as in `walk`:
+    a file uploaded into a folder looks like the file itself (SFTP listings, exports)."""
+    names = {n.id: n.name for n in nodes if n.kind == Kind.FILESET}
+    if not names:
+        return {}
+    children = access.visible(
+        actor, Level.READ, Node.objects.filter(parent_id__in=names, in_trash=False)
+    )
+    single = [
+        row["parent_id"]
+        for row in children.order_by().values("parent_id").annotate(n=Count("id"))
+        if row["n"] == 1
+    ]
+    found = children.filter(parent_id__in=single, kind=Kind.FILE)
+    return {f.parent_id: f for f in found if f.parent_id and names[f.parent_id] == f.name}

@@ -13,3 +13,7 @@ class TransferError(StrEnum):
     BAD_METADATA = "bad_upload_metadata"
     UPLOAD_BUSY = "upload_busy"
     ALREADY_COMPLETE = "upload_complete"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    STAGING_NOT_FOUND = "staging_not_found"
+    STAGING_INVALID = "staging_invalid"
+    NOT_MODIFIABLE = "not_modifiable"

@@ -297,6 +297,24 @@ def same_error(response: Any, ghost: Any) -> None:
 
 # -- the operations ---------------------------------------------------------------------------
 
+
+def new_ssh_key() -> str:
+    import asyncssh
+
+    return str(asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode())
+
+
+def owner_ssh_key(w: World) -> int:
+    """An SSH key of the owner's (registered on first use); a missing id in the ghost world."""
+    if w.coll == MISSING:
+        return MISSING + 10
+    path = f"/users/{w.uid(w.owner)}/ssh-keys"
+    keys = w.owner.ok(w.owner.get(path))
+    if not keys:
+        keys = [w.owner.ok(w.owner.post(path, {"public_key": new_ssh_key()}), 201)]
+    return int(keys[0]["id"])
+
+
 Call = Callable[[Api, World], Any]
 Check = Callable[[World], None]
 
@@ -875,6 +893,27 @@ OTHER_OPS: list[Op] = [
         lambda a, w: a.delete(f"/api-keys/{w.owner_key}"),
         stranger=404,
     ),
+    Op(
+        "ssh-keys",
+        "GET",
+        "/users/{user_id}/ssh-keys",
+        lambda a, w: a.get(f"/users/{w.uid(w.owner)}/ssh-keys"),
+        stranger=403,
+    ),
+    Op(
+        "add-ssh-key",
+        "POST",
+        "/users/{user_id}/ssh-keys",
+        lambda a, w: a.post(f"/users/{w.uid(w.owner)}/ssh-keys", {"public_key": new_ssh_key()}),
+        stranger=403,
+    ),
+    Op(
+        "delete-ssh-key",
+        "DELETE",
+        "/ssh-keys/{key_id}",
+        lambda a, w: a.delete(f"/ssh-keys/{owner_ssh_key(w)}"),
+        stranger=404,
+    ),
     Op("groups", "GET", "/groups", lambda a, w: a.get("/groups"), stranger=200),
     Op(
         "create-group",
@@ -930,13 +969,82 @@ OTHER_OPS: list[Op] = [
         lambda a, w: a.get("/dicom/duplicates"),
         stranger=200,  # an empty list: the stranger sees no instance at all
     ),
+    # DIMSE peers: site administrators only, refused before any lookup (tests/dicom/test_dimse.py)
+    Op(
+        "remote-aes",
+        "GET",
+        "/dicom/remote-aes",
+        lambda a, w: a.get("/dicom/remote-aes"),
+        stranger=403,
+    ),
+    Op(
+        "add-remote-ae",
+        "POST",
+        "/dicom/remote-aes",
+        lambda a, w: a.post(
+            "/dicom/remote-aes", {"ae_title": "MALLORY", "user_id": w.uid(w.owner)}
+        ),
+        stranger=403,
+    ),
+    Op(
+        "remote-ae",
+        "GET",
+        "/dicom/remote-aes/{remote_id}",
+        lambda a, w: a.get("/dicom/remote-aes/1"),
+        stranger=403,
+    ),
+    Op(
+        "update-remote-ae",
+        "PATCH",
+        "/dicom/remote-aes/{remote_id}",
+        lambda a, w: a.patch("/dicom/remote-aes/1", {"host": "10.6.6.6", "port": 104}),
+        stranger=403,
+    ),
+    Op(
+        "delete-remote-ae",
+        "DELETE",
+        "/dicom/remote-aes/{remote_id}",
+        lambda a, w: a.delete("/dicom/remote-aes/1"),
+        stranger=403,
+    ),
     Op(
         "operation",
         "GET",
         "/operations/{op_id}",
         lambda a, w: a.get(f"/operations/{w.operation}"),
     ),
+    Op(
+        "sftp-connection",
+        "GET",
+        "/sftp/connection",
+        lambda a, w: a.get("/sftp/connection"),
+        stranger=200,
+    ),
+    Op("sftp-staging", "GET", "/sftp/staging", lambda a, w: a.get("/sftp/staging"), stranger=200),
+    Op(
+        "sftp-import",
+        "POST",
+        "/sftp/import",
+        lambda a, w: a.post("/sftp/import", {"paths": ["x"], "destination_id": w.folder}),
+    ),
+    Op(
+        "sftp-export",
+        "POST",
+        "/sftp/export",
+        lambda a, w: a.post("/sftp/export", {"sources": [w.file]}),
+    ),
     Op("audit", "GET", "/audit", lambda a, w: a.get("/audit"), stranger=403),
+    Op(
+        "search",
+        "GET",
+        "/search",
+        lambda a, w: a.get("/search", q="SECRET modality:CT"),
+        stranger=200,  # no hits and a total of 0: the stranger may read none of it
+        echo=lambda w: "SECRET",
+    ),
+    Op(
+        "search-fields", "GET", "/search/fields", lambda a, w: a.get("/search/fields"), stranger=200
+    ),
     Op(
         "id-scheme",
         "GET",
@@ -1043,6 +1151,9 @@ def test_stranger_listings_show_nothing(world: World) -> None:
         assert COLL not in names(page)
         assert_no_secrets(s.get("/collections", personal=personal))
     assert s.ok(s.get("/sinfonia-ids/resources", project="SINFONIA"))["items"] == []
+    for query in ("SECRET", "Ωμέγα", "modality:CT", "type:dicom", "meta.secret:*", "id:SERGAS"):
+        answer = s.ok(s.get("/search", q=query))
+        assert (answer["items"], answer["total"]) == ([], 0), query
     assert s.ok(s.get("/trash")) == []
     assert s.ok(s.get("/operations")) == []
     assert GROUP not in {g["name"] for g in s.ok(s.get("/groups"))}

@@ -73,6 +73,7 @@ class LiveServer:
     collection_path: str = ""
     keys: dict[str, str] = field(default_factory=dict)
     _log: IO[bytes] | None = None
+    dicom_port: int = 0  # DIMSE off unless a test asks for it
 
     # -- addresses ---------------------------------------------------------------------------
     @property
@@ -89,7 +90,8 @@ class LiveServer:
 
     @property
     def address(self) -> list[str]:
-        return ["--host", "127.0.0.1", "--port", str(self.port)]
+        host = ["--host", "127.0.0.1", "--port", str(self.port)]
+        return [*host, "--dicom-port", str(self.dicom_port)]
 
     @property
     def pid(self) -> int:

@@ -27,7 +27,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from sinfonia.accounts.models import User
 from sinfonia.core.context import Actor
-from sinfonia.core.errors import Invalid
+from sinfonia.core.errors import Conflict, Invalid
 from sinfonia.dicom.errors import DicomError
 from sinfonia.dicom.models import IndexState, Instance, Patient, Series, State, Study
 from sinfonia.resources.models import Kind, Node
@@ -95,16 +95,7 @@ class Indexed:
     conflict: bool
 
 
-def index_dataset(node: Node, ds: Dataset) -> Indexed:
-    """Create or refresh the index rows of ``node`` (a File) from its parsed header."""
-    study_uid = _clean(ds.get("StudyInstanceUID"), 64)
-    series_uid = _clean(ds.get("SeriesInstanceUID"), 64)
-    sop_uid = _clean(ds.get("SOPInstanceUID"), 64)
-    if not (study_uid and series_uid and sop_uid):
-        raise Invalid(
-            DicomError.MISSING_UID,
-            "The DICOM header lacks Study, Series or SOP Instance UID; it is kept as a file.",
-        )
+def _new_series(ds: Dataset, study_uid: str, series_uid: str) -> Series:
     patient, _ = Patient.objects.get_or_create(
         patient_id=_clean(ds.get("PatientID"), 64),
         issuer=_clean(ds.get("IssuerOfPatientID"), 64),
@@ -137,22 +128,40 @@ def index_dataset(node: Node, ds: Dataset) -> Indexed:
             "series_date": _clean(ds.get("SeriesDate"), 8),
         },
     )
+    return series
+
+
+def index_dataset(node: Node, ds: Dataset, *, fresh: bool = False) -> Indexed:
+    """Create or refresh the index rows of ``node`` (a File) from its parsed header
+    (``fresh``: the file was just created, so there is nothing to refresh)."""
+    study_uid = _clean(ds.get("StudyInstanceUID"), 64)
+    series_uid = _clean(ds.get("SeriesInstanceUID"), 64)
+    sop_uid = _clean(ds.get("SOPInstanceUID"), 64)
+    if not (study_uid and series_uid and sop_uid):
+        raise Invalid(
+            DicomError.MISSING_UID,
+            "The DICOM header lacks Study, Series or SOP Instance UID; it is kept as a file.",
+        )
+    series = Series.objects.filter(series_instance_uid=series_uid).first()
+    if series is None:  # the first instance of its series: create the rows above it
+        series = _new_series(ds, study_uid, series_uid)
     meta = getattr(ds, "file_meta", None)
-    instance, _ = Instance.objects.update_or_create(
-        file=node,
-        defaults={
-            "series": series,
-            "sop_instance_uid": sop_uid,
-            "sop_class_uid": _clean(ds.get("SOPClassUID"), 64),
-            "instance_number": _int(ds.get("InstanceNumber")),
-            "transfer_syntax_uid": _clean(meta.get("TransferSyntaxUID") if meta else "", 64),
-            "rows": _int(ds.get("Rows")),
-            "columns": _int(ds.get("Columns")),
-            "number_of_frames": _int(ds.get("NumberOfFrames")) or (1 if "Rows" in ds else None),
-            "slice_position": _slice_position(ds),
-            "header": header_json(ds),
-        },
-    )
+    values = {
+        "series": series,
+        "sop_instance_uid": sop_uid,
+        "sop_class_uid": _clean(ds.get("SOPClassUID"), 64),
+        "instance_number": _int(ds.get("InstanceNumber")),
+        "transfer_syntax_uid": _clean(meta.get("TransferSyntaxUID") if meta else "", 64),
+        "rows": _int(ds.get("Rows")),
+        "columns": _int(ds.get("Columns")),
+        "number_of_frames": _int(ds.get("NumberOfFrames")) or (1 if "Rows" in ds else None),
+        "slice_position": _slice_position(ds),
+        "header": header_json(ds),
+    }
+    if fresh:
+        instance = Instance.objects.create(file=node, **values)
+    else:
+        instance, _ = Instance.objects.update_or_create(file=node, defaults=values)
     others = Instance.objects.filter(sop_instance_uid=sop_uid).exclude(pk=instance.pk)
     dupes = list(others.values_list("file_id", "file__blob_id"))
     conflict = any(blob != node.blob_id for _, blob in dupes)
@@ -263,6 +272,12 @@ def instance_name(ds: Dataset) -> str:
     return f"{prefix}{uid}.dcm"
 
 
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    node: Node
+    already_there: bool
+
+
 def ingest_instance(
     actor: Actor,
     parent: Node,
@@ -270,32 +285,82 @@ def ingest_instance(
     *,
     data: bytes | None = None,
     organise: bool = True,
-) -> Node:
-    """Store a received DICOM instance and index it at once (STOW-RS, C-STORE).
+    stored: blobstore.StoredBytes | None = None,
+) -> Ingested:
+    """Store a received DICOM instance and index it at once (STOW-RS, C-STORE): the one
+    ingest path of DICOM-native transports.
 
     ``data`` is the Part 10 encoding when the transport has it; otherwise it is made from
-    ``ds``. With ``organise`` the file is filed into Patient / Study / Series folders under
-    ``parent`` (auto-organisation); otherwise a fileset per series under ``parent``.
+    ``ds``; ``stored``: the bytes are already in the blob store (a transport streamed them
+    there, so a large instance never sits in memory). With ``organise`` the file is filed into
+    Patient / Study / Series folders under ``parent``; otherwise a fileset per series.
+
+    The same instance sent again (same SOP Instance UID, same bytes, same place) is a success
+    that stores nothing new (``already_there``), as modalities resend after lost responses;
+    other bytes under that SOP Instance UID there are refused (Conflict DUPLICATE_INSTANCE).
+    On any refusal bytes this function stored are discarded unless another file uses them.
     """
     from sinfonia.dicom.services.organise import series_fileset
     from sinfonia.resources.services.files import register_file
+    from sinfonia.storage.services import discard_unclaimed
 
-    payload = data if data is not None else encode(ds)
-    stored = blobstore.write_chunks([payload])
-    target = series_fileset(actor, parent, ds, organise=organise)
-    with transaction.atomic():
-        node = register_file(
-            actor,
-            target,
-            instance_name(ds),
-            stored,
-            content_type="application/dicom",
-            index=False,
-        )
-        indexed = index_dataset(node, ds)
-        detail = {"duplicates": indexed.duplicates, "conflict": indexed.conflict}
-        _mark(node, State.DICOM, detail=detail if indexed.duplicates else {})
-    return node
+    owned = stored is None  # bytes a caller streamed in stay the caller's to discard
+    if stored is None:
+        stored = blobstore.write_chunks([data if data is not None else encode(ds)])
+    try:
+        target = series_fileset(actor, parent, ds, organise=organise)
+        name = instance_name(ds)
+        same = Node.objects.filter(parent=target, name=name, in_trash=False).first()
+        if same is not None:
+            if same.blob_id != stored.sha256:
+                raise Conflict(
+                    DicomError.DUPLICATE_INSTANCE,
+                    f"Another instance with SOP Instance UID {ds.SOPInstanceUID} is already there.",
+                )
+            return Ingested(node=same, already_there=True)
+        with transaction.atomic():
+            node = register_file(
+                actor, target, name, stored, content_type="application/dicom", index=False
+            )
+            indexed = index_dataset(node, ds, fresh=True)
+            detail = {"duplicates": indexed.duplicates, "conflict": indexed.conflict}
+            IndexState.objects.create(
+                file=node, state=State.DICOM, detail=detail if indexed.duplicates else {}
+            )
+    except BaseException:
+        if owned:
+            discard_unclaimed(stored.sha256)
+        raise
+    return Ingested(node=node, already_there=False)
+
+
+DEFAULT_FOLDER = "DICOM"
+
+
+def default_destination(actor: Actor) -> Node:
+    """Where received instances go when nobody said: the "DICOM" folder of the user's
+    personal collection, created on first need (safe against a racing twin)."""
+    from sinfonia.resources.services import tree
+
+    if actor.user is None:
+        raise Invalid(DicomError.INVALID_DESTINATION, "Received instances belong to a user.")
+    home = tree.ensure_home(actor.user)
+    for _ in range(3):
+        existing = Node.objects.filter(parent=home, name=DEFAULT_FOLDER, in_trash=False).first()
+        if existing is not None:
+            if existing.kind not in (Kind.FOLDER, Kind.FILESET):
+                raise Conflict(
+                    DicomError.INVALID_DESTINATION,
+                    f"{home.name}/{DEFAULT_FOLDER} is a {existing.kind_name}; name a destination.",
+                )
+            return existing
+        try:
+            return tree.create_folder(actor, home, DEFAULT_FOLDER)
+        except Conflict:
+            continue  # created meanwhile by a concurrent request: look again
+    raise Conflict(
+        DicomError.INVALID_DESTINATION, f"Could not create {home.name}/{DEFAULT_FOLDER}."
+    )
 
 
 INSTANCE_FIELDS = (

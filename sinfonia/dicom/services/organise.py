@@ -5,6 +5,7 @@ according to the DICOM Model of the Real World")."""
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -82,16 +83,35 @@ def _values(ds: Dataset) -> dict[str, Any]:
     return {k: ds.get(k) for k in keys}
 
 
+# (parent id, Series Instance UID, organise) -> fileset id, for the instances of a series that
+# arrive one after another. Always re-checked against the database before use (one query).
+_RECENT: OrderedDict[tuple[int, str, bool], int] = OrderedDict()
+_RECENT_SIZE = 512
+
+
 def series_fileset(actor: Actor, parent: Node, ds: Dataset, *, organise: bool) -> Node:
     """Where a received instance goes: ``parent`` itself when it is a fileset; else the
     series fileset, below Patient/Study folders when ``organise``."""
     if parent.kind == Kind.FILESET:
         return parent
+    key = (parent.id, str(ds.get("SeriesInstanceUID") or ""), organise)
+    if (cached := _RECENT.get(key)) is not None:
+        # Still there, not deleted, still below ``parent`` (it may have been moved away).
+        found = Node.objects.filter(
+            pk=cached, kind=Kind.FILESET, in_trash=False, ancestry__startswith=parent.subtree_prefix
+        ).first()
+        if found is not None:
+            _RECENT.move_to_end(key)
+            return found
     patient, study, series = names_for(_values(ds))
     here = parent
     if organise:
         here = _child(actor, _child(actor, here, Kind.FOLDER, patient), Kind.FOLDER, study)
-    return _child(actor, here, Kind.FILESET, series)
+    fileset = _child(actor, here, Kind.FILESET, series)
+    _RECENT[key] = fileset.id
+    if len(_RECENT) > _RECENT_SIZE:
+        _RECENT.popitem(last=False)
+    return fileset
 
 
 def organise_file(actor: Actor, node: Node, root: Node) -> Node:

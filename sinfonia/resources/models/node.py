@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import cast
+
 from django.conf import settings
 from django.db import models
+
+from sinfonia.core.textfold import fold, fold_metadata
+
+SEARCH_DESCRIPTION_LIMIT = 8000  # characters of a description that search indexes
 
 
 class Kind(models.IntegerChoices):
@@ -14,6 +21,7 @@ class Kind(models.IntegerChoices):
 
 
 CONTAINERS = (Kind.COLLECTION, Kind.FOLDER)
+DERIVED_FIELDS = ("sort_name", "search_name", "search_description", "search_ids", "search_meta")
 
 
 class Node(models.Model):
@@ -63,6 +71,14 @@ class Node(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     in_trash = models.BooleanField(default=False)
+    # Folded search tokens of name, description, project identifier and metadata keys and
+    # values (core/textfold.py), indexed by the search backends
+    # (docs/decisions/0005-search-backends.md). Derived, like ``sort_name``: `derive_columns`
+    # fills them in for `save` and for bulk creation.
+    search_name = models.TextField(default="", editable=False)
+    search_description = models.TextField(default="", editable=False)
+    search_ids = models.TextField(default="", editable=False)
+    search_meta = models.TextField(default="", editable=False)
 
     class Meta:
         constraints = [
@@ -107,8 +123,21 @@ class Node(models.Model):
         return self.name
 
     def save(self, *args: object, **kwargs: object) -> None:
-        self.sort_name = self.name.casefold()[:255]
+        self.derive_columns()
+        fields = kwargs.get("update_fields")
+        if fields is not None:
+            wanted = set(cast("Iterable[str]", fields))
+            if wanted & {"name", "description", "sinfonia_id", "meta"}:
+                kwargs["update_fields"] = wanted | set(DERIVED_FIELDS)
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def derive_columns(self) -> None:
+        """Fill in the columns derived from name, description and project identifier."""
+        self.sort_name = self.name.casefold()[:255]
+        self.search_name = fold(self.name)
+        self.search_description = fold(self.description, SEARCH_DESCRIPTION_LIMIT)
+        self.search_ids = fold(self.sinfonia_id)
+        self.search_meta = fold_metadata(self.meta)
 
     @property
     def kind_name(self) -> str:

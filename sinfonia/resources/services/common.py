@@ -23,7 +23,7 @@ def new_node(
     project_id: ProjectId | None = None,
     **fields: Any,
 ) -> Node:
-    """An unsaved Node with its derived columns (ancestry, sort key) filled in.
+    """An unsaved Node with its derived columns (ancestry, sort key, search text) filled in.
 
     Every creation path (single create, upload, bulk copy) builds nodes here so the derived
     columns can never disagree with the name and parent.
@@ -40,6 +40,7 @@ def new_node(
     if project_id is not None:
         node.sinfonia_id = project_id.value
         node.sinfonia_id_parts = project_id.as_parts()
+    node.derive_columns()
     return node
 
 

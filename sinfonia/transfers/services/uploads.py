@@ -209,7 +209,7 @@ class PartWriter:
             )
         self.chunk_digest = HASHERS[algorithm]()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         if self.offset + len(data) > self.upload.length:
             self._rollback()
             raise Invalid(
@@ -222,7 +222,7 @@ class PartWriter:
         hashing.result()
         self.offset += len(data)
 
-    def _hash(self, data: bytes) -> None:
+    def _hash(self, data: bytes | bytearray) -> None:
         self.digest.update(data)
         if self.chunk_digest is not None:
             self.chunk_digest.update(data)

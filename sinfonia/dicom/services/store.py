@@ -1,0 +1,152 @@
+"""Instances received over the network whose bytes a transport has already streamed into the
+blob store (STOW-RS): where they go, what is refused, then the one `ingest_instance` path.
+
+Rules:
+- The destination is a folder, collection or fileset the actor may write; by default the
+  "DICOM" folder of the actor's personal collection, created on first need.
+- A part must be a complete DICOM Part 10 file (PS3.10 §7) with Study, Series and SOP
+  Instance UIDs; with a target study (``POST /studies/{study}``) its Study Instance UID must
+  match (PS3.18 §10.5.1.1.1: "each representation shall have the same Study Instance UID").
+- Sending an instance again (same bytes, same place) is a success that stores nothing new; the
+  same SOP Instance UID with other bytes at the same place is refused as a duplicate.
+- Bytes of a refused instance are removed from the store again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from sinfonia.core.context import Actor
+from sinfonia.core.errors import Invalid, ServiceError
+from sinfonia.dicom.errors import DicomError
+from sinfonia.dicom.pixeldata import FrameError, locate
+from sinfonia.dicom.services.ingest import default_destination, ingest_instance
+from sinfonia.resources import access
+from sinfonia.resources.errors import ResourceError
+from sinfonia.resources.models import Kind, Level, Node
+from sinfonia.resources.selectors import get_node, lookup
+from sinfonia.storage import blobstore
+from sinfonia.storage.services import discard_unclaimed
+
+RECEIVING = (Kind.COLLECTION, Kind.FOLDER, Kind.FILESET)
+
+
+def destination(actor: Actor, *, path: str | None = None, node_id: int | None = None) -> Node:
+    """Where received instances go: the node at ``path`` or with ``node_id``, else the default.
+
+    Errors: NotFound (missing or not readable), PermissionDenied (no write access), Invalid
+    (both given, or a file).
+    """
+    if path and node_id is not None:
+        raise Invalid(ResourceError.WRONG_DESTINATION, "Give a destination path or id, not both.")
+    if path:
+        node = lookup(actor, path)
+    elif node_id is not None:
+        node = get_node(actor, node_id, Level.READ)
+    else:
+        return default_destination(actor)
+    access.require(actor, Level.WRITE, node)
+    if node.kind not in RECEIVING:
+        raise Invalid(
+            ResourceError.NOT_A_CONTAINER,
+            f"{node.name!r} is a {node.kind_name}; store into a folder or fileset.",
+        )
+    return node
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    node: Node
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    already_there: bool
+
+
+def read_uids(stored: blobstore.StoredBytes) -> tuple[str, str]:
+    """(SOP Class UID, SOP Instance UID) of stored bytes as far as they can be read ("" where
+    not): for reporting a refused instance."""
+    try:
+        ds = pydicom.dcmread(
+            blobstore.blob_path(stored.sha256),
+            stop_before_pixels=True,
+            force=True,
+            specific_tags=["SOPClassUID", "SOPInstanceUID"],
+        )
+        return str(ds.get("SOPClassUID", "") or ""), str(ds.get("SOPInstanceUID", "") or "")
+    except Exception:  # unreadable is what the caller already knows
+        return "", ""
+
+
+def _header(stored: blobstore.StoredBytes) -> Dataset:
+    """The parsed header; Invalid(CORRUPT) unless the bytes are a complete Part 10 file."""
+    try:
+        with open(blobstore.blob_path(stored.sha256), "rb") as fh:
+            pixels = locate(fh)
+            fh.seek(0)
+            ds = pixels.header if pixels is not None else pydicom.dcmread(fh)
+    except FrameError as exc:
+        raise Invalid(DicomError.CORRUPT, f"Incomplete DICOM: {exc}") from exc
+    except Exception as exc:  # pydicom raises many kinds for garbled or truncated data
+        raise Invalid(
+            DicomError.CORRUPT, f"Not a readable DICOM Part 10 file: {type(exc).__name__}: {exc}"
+        ) from exc
+    return ds
+
+
+def _uid(ds: Dataset, keyword: str) -> str:
+    return str(ds.get(keyword, "") or "").strip().rstrip("\0")
+
+
+def store_received(
+    actor: Actor,
+    parent: Node,
+    stored: blobstore.StoredBytes,
+    *,
+    study_instance_uid: str | None = None,
+) -> Stored:
+    """Index bytes already in the blob store as a DICOM instance below ``parent`` (filed into
+    Patient / Study / Series folders). The bytes are discarded again when this fails.
+
+    Errors: Invalid (CORRUPT, MISSING_UID, STUDY_MISMATCH), Conflict (DUPLICATE_INSTANCE, or
+    a name clash), NotFound / PermissionDenied (no write access where it would be filed); their
+    ``details`` name the ``sop_class_uid`` and ``sop_instance_uid`` as far as they could be read.
+    """
+    try:
+        ds = _header(stored)
+        uids = {k: _uid(ds, k) for k in ("StudyInstanceUID", "SeriesInstanceUID")}
+        sop_class, sop_instance = _uid(ds, "SOPClassUID"), _uid(ds, "SOPInstanceUID")
+        if not (sop_class and sop_instance and all(uids.values())):
+            raise Invalid(
+                DicomError.MISSING_UID,
+                "The instance lacks a SOP Class, SOP Instance, Study or Series Instance UID.",
+            )
+        study = uids["StudyInstanceUID"]
+        if study_instance_uid is not None and study != study_instance_uid:
+            raise Invalid(
+                DicomError.STUDY_MISMATCH,
+                f"The instance belongs to study {study}, not to {study_instance_uid}.",
+            )
+        ingested = ingest_instance(actor, parent, ds, stored=stored, organise=True)
+        node, again = ingested.node, ingested.already_there
+    except ServiceError as exc:
+        sop_class_uid, sop_instance_uid = read_uids(stored)
+        exc.details.setdefault("sop_class_uid", sop_class_uid)
+        exc.details.setdefault("sop_instance_uid", sop_instance_uid)
+        discard_unclaimed(stored.sha256)
+        raise
+    except BaseException:
+        discard_unclaimed(stored.sha256)
+        raise
+    return Stored(
+        node=node,
+        sop_class_uid=sop_class,
+        sop_instance_uid=sop_instance,
+        study_instance_uid=study,
+        series_instance_uid=uids["SeriesInstanceUID"],
+        already_there=again,
+    )

@@ -1,0 +1,124 @@
+"""PostgreSQL: GIN indexes on ``to_tsvector('simple', ...)`` of the folded columns and a
+trigram index on the folded name (docs/decisions/0005-search-backends.md).
+
+The ``simple`` configuration only lower-cases, and the columns hold folded tokens already
+(core/textfold.py), so the words PostgreSQL indexes are exactly the words SQLite's FTS5
+indexes. The query expressions below must stay textually the index expressions of
+`INDEXES`, or the planner will not use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from django.db import connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BooleanField, Expression, FloatField, Q, TextField
+
+from sinfonia.search.backends.base import COLUMNS, Phrase, Sql, TextClause
+
+NODE_TABLE = "resources_node"
+VECTOR = "to_tsvector('simple'::regconfig, {col})"
+INDEXES = {
+    "search_node_name_fts": f"USING gin ({VECTOR.format(col='search_name')})",
+    "search_node_description_fts": f"USING gin ({VECTOR.format(col='search_description')})",
+    "search_node_ids_fts": f"USING gin ({VECTOR.format(col='search_ids')})",
+    "search_node_meta_fts": f"USING gin ({VECTOR.format(col='search_meta')})",
+    "search_node_name_trgm": "USING gin (search_name gin_trgm_ops)",
+}
+
+
+def install(connection: BaseDatabaseWrapper) -> None:
+    with connection.cursor() as cursor:
+        # pg_trgm is a trusted extension: the database owner may create it.
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        for name, definition in INDEXES.items():
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {NODE_TABLE} {definition}")
+
+
+def uninstall(connection: BaseDatabaseWrapper) -> None:
+    with connection.cursor() as cursor:
+        for name in INDEXES:
+            cursor.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+def _tsquery(phrase: Phrase) -> str:
+    # Tokens are letters and digits only (core/textfold.py); quoting keeps them literal.
+    words = [f"'{token}'" for token in phrase.tokens]
+    if phrase.prefix:
+        words[-1] += ":*"
+    return " <-> ".join(words)
+
+
+def _matches(column: str, query: str) -> Q:
+    sql = f"{VECTOR} @@ to_tsquery('simple'::regconfig, %s)"
+    return Q(Sql(column, sql, [query], BooleanField()))
+
+
+class PostgresBackend:
+    vendor = "postgresql"
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        # Parallel workers cost more to start than a search's bitmap scan of some thousand
+        # rows saves, and take the cores other users' requests need (a 20,000-hit prefix at
+        # a million files: 129 ms with them, 83 ms without); compiling a query (JIT) costs
+        # 20 ms that a search of a few hundred thousand rows never wins back.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            cursor.execute("SET LOCAL jit = off")
+            yield
+
+    def text_match(self, clauses: Sequence[TextClause]) -> Q:
+        condition = Q()
+        for clause in clauses:
+            query = _tsquery(clause.phrase)
+            either = Q()
+            for column in clause.columns:
+                either |= _matches(COLUMNS[column], query)
+            condition &= either
+        return condition
+
+    def subtree(self, prefix: str) -> Q:
+        return Q(ancestry__startswith=prefix)  # LIKE 'prefix%' on the pattern_ops index
+
+    def like(self, column: str, pattern: str) -> Q:
+        return Q(Sql(column, "{col} LIKE %s", [pattern], BooleanField()))  # escape: "\"
+
+    def json_text(self, column: str, key: str) -> Expression:
+        return Sql(column, "({col} ->> %s)", [key], TextField())
+
+    def json_number(self, column: str, key: str) -> Expression:
+        return Sql(
+            column,
+            "CASE WHEN jsonb_typeof({col} -> %s) = 'number' THEN ({col} ->> %s)::float8 END",
+            [key, key],
+            FloatField(),
+        )
+
+    def json_has(self, column: str, key: str) -> Q:
+        return Q(Sql(column, "({col} ? %s)", [key], BooleanField()))
+
+    def dicom_values(self, tag: str) -> Expression:
+        return Sql(
+            "header",
+            "(SELECT string_agg(CASE jsonb_typeof(v) WHEN 'object' THEN v ->> 'Alphabetic' "
+            "ELSE v #>> '{}' END, '\\') FROM jsonb_array_elements(CASE WHEN "
+            "jsonb_typeof({col} -> %s -> 'Value') = 'array' THEN {col} -> %s -> 'Value' END) "
+            "AS v)",
+            [tag, tag],
+            TextField(),
+        )
+
+    def dicom_first_text(self, tag: str) -> Expression:
+        return Sql("header", "({col} -> %s -> 'Value' ->> 0)", [tag], TextField())
+
+    def dicom_first_number(self, tag: str) -> Expression:
+        return Sql(
+            "header",
+            "CASE WHEN jsonb_typeof({col} -> %s -> 'Value' -> 0) = 'number' "
+            "THEN ({col} -> %s -> 'Value' ->> 0)::float8 END",
+            [tag, tag],
+            FloatField(),
+        )
