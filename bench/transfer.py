@@ -5,7 +5,7 @@
 Measured in one run, on the same disk (a temporary folder next to the data folder):
 - reference: a raw disk copy (`cp` + fsync) of a SIZE file, caches written back first;
 - tus upload of that file with the `tuspy` client (64 MB chunks) to a live `sinfonia serve`;
-- HTTP download of it (httpx, streamed to disk);
+- HTTP download of it (curl to disk, then fsync);
 - ZIP download of a folder of FILES small files;
 - CONCURRENT parallel uploads of EACH-MB each, checksums verified;
 and the server's resident memory (VmRSS before, VmHWM peak). Prints MB/s and ratios to `cp`.
@@ -169,22 +169,25 @@ def main() -> int:
         )
 
         def download() -> int:
-            n = 0
-            with (
-                http.stream("GET", f"/api/v1/files/{file_id}/download") as r,
-                open(scratch / "down.bin", "wb") as out,
-            ):
-                for chunk in r.iter_bytes(MB):
-                    out.write(chunk)
-                    n += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())  # as durable as the reference copy
-            return n
+            """curl, a C client like the reference's cp, then fsync as the reference does."""
+            target = scratch / "down.bin"
+            subprocess.run(
+                [
+                    "curl",
+                    "-sf",
+                    "-o",
+                    str(target),
+                    "-H",
+                    f"Authorization: Bearer {key}",
+                    f"{base}/api/v1/files/{file_id}/download",
+                ],
+                check=True,
+            )
+            fd = os.open(target, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+            return target.stat().st_size
 
-        blob = next(
-            p for p in (data / "blobs").rglob("*") if p.is_file() and p.stat().st_size == size
-        )
-        drop_page_cache_hint(blob)
         t_down, n = timed(download)
         assert n == size
         (scratch / "down.bin").unlink()
