@@ -12,7 +12,7 @@ from sinfonia.api.common import actor
 from sinfonia.api.resources import ERRORS
 from sinfonia.api.schemas import NodeOut
 from sinfonia.core.errors import Invalid
-from sinfonia.search import selectors, syntax
+from sinfonia.search import reference, selectors
 from sinfonia.search.errors import SearchError
 
 router = Router(tags=["search"])
@@ -112,5 +112,5 @@ def search(request: HttpRequest, params: Query[SearchQuery]) -> dict[str, Any]:
 )
 def fields(request: HttpRequest) -> list[dict[str, str]]:
     return [
-        {"field": f.field, "example": f.example, "meaning": f.meaning} for f in syntax.FIELD_HELP
+        {"field": f.field, "example": f.example, "meaning": f.meaning} for f in reference.FIELD_HELP
     ]

@@ -20,7 +20,6 @@ from django.db.models import (
     Value,
     When,
     Window,
-    prefetch_related_objects,
 )
 from django.db.models.functions import Length
 
@@ -95,9 +94,8 @@ def search(
     with ctx.backend.session():
         rows = list(ordered.values_list("pk", "hits")[offset : offset + limit])
         total = rows[0][1] if rows else (qs.count() if offset else 0)
-    by_id = Node.objects.in_bulk([pk for pk, _ in rows])
+    by_id = Node.objects.select_related("creator").in_bulk([pk for pk, _ in rows])
     items = [by_id[pk] for pk, _ in rows]
-    prefetch_related_objects(items, "creator")
     found = _found(items, query.criteria)
     positive = [c for c in query.criteria if not c.negated]
     hits = [

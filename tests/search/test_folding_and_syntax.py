@@ -90,3 +90,28 @@ def test_the_full_text_index_answers_word_queries(world: World) -> None:
     else:
         assert "VIRTUAL TABLE INDEX" in plan and "search_node_fts" in plan, plan
     assert qs.count() == 8  # everything named or described so, trash included
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite keeps its index by triggers")
+def test_lost_triggers_come_back_after_migrate(world: World) -> None:
+    """A migration that rebuilds the node table drops its triggers; post_migrate restores
+    them, so renames keep reaching the index."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER search_node_fts_update")
+    search = apps.get_app_config("search")
+    post_migrate.send(
+        sender=search,
+        app_config=search,
+        verbosity=0,
+        interactive=False,
+        using="default",
+        apps=apps,
+        plan=[],
+    )
+    a = world.admin
+    a.ok(a.patch(f"/resources/{world.ids['notes.txt']}", {"name": "Kraków.txt"}))
+    assert world.names(world.alice, "krakow") == {"Kraków.txt"}

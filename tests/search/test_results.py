@@ -223,3 +223,20 @@ def run_indexer() -> None:
     from sinfonia.transfers.services.operations import run_pollers
 
     run_pollers()
+
+
+def test_a_page_costs_the_same_few_statements_whatever_its_size(world: World) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sinfonia.core.context import Actor
+    from sinfonia.search.selectors import search
+
+    actor = Actor(user=world.alice.user, channel="test")
+    counts = []
+    for limit in (1, 50):
+        with CaptureQueriesContext(connection) as queries:
+            results = search(actor, "dcm type:dicom modality:* -meta.scanner:*", limit=limit)
+        assert results.items
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1] <= 10, counts  # PostgreSQL: savepoint and settings too
