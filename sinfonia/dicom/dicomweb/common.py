@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from sinfonia.accounts.models import User
 from sinfonia.accounts.services import apikeys
+from sinfonia.api import common as api_common
 from sinfonia.core import errors
 from sinfonia.core.context import Actor
 
@@ -41,19 +42,9 @@ def bad_request(detail: str) -> HttpProblem:
     return HttpProblem(400, "bad_request", detail)
 
 
-# The translator: service error kind → HTTP status (PS3.18 §8.5). An instance the actor may not
-# read is NotFound, the same as a missing one, so both answer 404.
-STATUS: dict[type[errors.ServiceError], int] = {
-    errors.Unauthenticated: 401,
-    errors.NotFound: 404,
-    errors.PermissionDenied: 403,
-    errors.Conflict: 409,
-    errors.Invalid: 400,
-}
-
-
-def status_for(exc: errors.ServiceError) -> int:
-    return next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
+# The translator, service error kind → HTTP status (PS3.18 §8.5), is the REST API's: an
+# instance the actor may not read is NotFound, the same as a missing one, so both answer 404.
+status_for = api_common.status_for
 
 
 def problem(status: int, code: str, detail: str) -> HttpResponse:
