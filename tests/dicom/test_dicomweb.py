@@ -4,7 +4,6 @@ client many research pipelines use): store, search, retrieve, metadata, frames, 
 from __future__ import annotations
 
 import io
-import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from pydicom.uid import generate_uid
 
 from tests.dicom.dicomweb_helpers import bundled, read
 from tests.dicom.series import ct_series
-from tests.transfers.live import ADMIN_PASSWORD, LiveServer, PgDatabase, free_port
+from tests.transfers.live import LiveServer, running
 
 pytestmark = pytest.mark.slow
 
@@ -33,26 +32,8 @@ ELE = "1.2.840.10008.1.2.1"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One ``sinfonia serve`` for this module (its own database in the PostgreSQL run)."""
-    root = tmp_path_factory.mktemp("dicomweb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SINFONIA_")}
-    env |= {
-        "SINFONIA_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "SINFONIA_LOG_LEVEL": "warning",
-        "DJANGO_SETTINGS_MODULE": "sinfonia.settings",
-    }
-    url = os.environ.get("SINFONIA_DATABASE_URL")
-    pg = PgDatabase(url) if url else None
-    if pg is not None:
-        env["SINFONIA_DATABASE_URL"] = pg.create()
-    live = LiveServer(data=root / "data", port=free_port(), env=env, log_path=root / "serve.log")
-    try:
-        live.start()
-        live.admin_key = live.cli("apikey", "create", "admin").strip()
+    with running(tmp_path_factory.mktemp("dicomweb")) as live:
         yield live
-    finally:
-        live.stop()
-        if pg is not None:
-            pg.drop()
 
 
 def response_of(raised: pytest.ExceptionInfo[requests.HTTPError]) -> requests.Response:

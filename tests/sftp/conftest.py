@@ -5,7 +5,6 @@ On the PostgreSQL run it gets a database of its own, made here and dropped after
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from tests.sftp.live import SftpServer
-from tests.transfers.live import ADMIN_PASSWORD, PgDatabase, free_port
+from tests.transfers.live import free_port, running
 
 QUOTA = 4 * 1024 * 1024
 
@@ -26,42 +25,17 @@ def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SftpServer
     if shutil.which("sftp") is None:
         pytest.fail("OpenSSH's sftp client is missing: ./run test installs openssh-client")
     root = tmp_path_factory.mktemp("sftp-live")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SINFONIA_")}
-    env |= {
-        "SINFONIA_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "SINFONIA_LOG_LEVEL": "warning",
-        "SINFONIA_SFTP_QUOTA_BYTES": str(QUOTA),
-        "DJANGO_SETTINGS_MODULE": "sinfonia.settings",
-    }
-    pg = (
-        PgDatabase(os.environ["SINFONIA_DATABASE_URL"])
-        if os.environ.get("SINFONIA_DATABASE_URL")
-        else None
-    )
-    if pg is not None:
-        env["SINFONIA_DATABASE_URL"] = pg.create()
     (root / "keys").mkdir()
-    server = SftpServer(
-        data=root / "data",
-        port=free_port(),
-        env=env,
-        log_path=root / "serve.log",
+    with running(
+        root,
+        SftpServer,
+        collection="Sftp",
+        settings={"SINFONIA_SFTP_QUOTA_BYTES": str(QUOTA)},
         sftp_port=free_port(),
         keys_dir=root / "keys",
-    )
-    try:
-        server.start()
-        server.admin_key = server.cli("apikey", "create", "admin").strip()
-        with server.client() as api:
-            response = api.post("/collections", json={"name": "Sftp"})
-            assert response.status_code == 201, response.text
-            server.collection_id = response.json()["id"]
-            server.collection_path = response.json()["path"]
+    ) as server:
+        assert isinstance(server, SftpServer)
         yield server
-    finally:
-        server.stop()
-        if pg is not None:
-            pg.drop()
 
 
 @pytest.fixture

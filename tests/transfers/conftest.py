@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.transfers.live import ADMIN_PASSWORD, LiveServer, PgDatabase, free_port
+from tests.transfers.live import LiveServer, running
 
 
 @pytest.fixture(scope="session")
@@ -20,35 +19,8 @@ def live_sinfonia(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     its own database); tests that kill it restart it on the same folder and port.
 
     (Not named ``live_server``: pytest-django owns that name and wraps it in a database.)"""
-    root = tmp_path_factory.mktemp("live")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SINFONIA_")}
-    env |= {
-        "SINFONIA_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "SINFONIA_LOG_LEVEL": "warning",
-        "DJANGO_SETTINGS_MODULE": "sinfonia.settings",
-    }
-    pg = (
-        PgDatabase(os.environ["SINFONIA_DATABASE_URL"])
-        if os.environ.get("SINFONIA_DATABASE_URL")
-        else None
-    )
-    if pg is not None:
-        env["SINFONIA_DATABASE_URL"] = pg.create()
-    server = LiveServer(data=root / "data", port=free_port(), env=env, log_path=root / "serve.log")
-    try:
-        server.start()
-        assert (server.data / "sinfonia.sqlite3").exists() == (pg is None)
-        server.admin_key = server.cli("apikey", "create", "admin").strip()
-        with server.client() as api:
-            response = api.post("/collections", json={"name": "Transfers"})
-            assert response.status_code == 201, response.text
-            server.collection_id = response.json()["id"]
-            server.collection_path = response.json()["path"]
+    with running(tmp_path_factory.mktemp("live"), collection="Transfers") as server:
         yield server
-    finally:
-        server.stop()
-        if pg is not None:
-            pg.drop()
 
 
 @pytest.fixture

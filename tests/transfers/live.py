@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -219,6 +221,48 @@ class LiveServer:
 
 
 # -- tus helpers ----------------------------------------------------------------------------------
+@contextmanager
+def running(
+    root: Path,
+    factory: Callable[..., LiveServer] = LiveServer,
+    *,
+    collection: str | None = None,
+    settings: dict[str, str] | None = None,
+    **options: Any,
+) -> Iterator[LiveServer]:
+    """A started ``sinfonia serve`` on a data folder of its own under ``root`` (and, in the
+    PostgreSQL run, a database of its own), with the administrator's API key ready and, when
+    asked, a ``collection`` created; stopped, and its database dropped, on exit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SINFONIA_")}
+    env |= {
+        "SINFONIA_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "SINFONIA_LOG_LEVEL": "warning",
+        "DJANGO_SETTINGS_MODULE": "sinfonia.settings",
+    } | (settings or {})
+    url = os.environ.get("SINFONIA_DATABASE_URL")
+    pg = PgDatabase(url) if url else None
+    if pg is not None:
+        env["SINFONIA_DATABASE_URL"] = pg.create()
+    server = factory(
+        data=root / "data", port=free_port(), env=env, log_path=root / "serve.log", **options
+    )
+    try:
+        server.start()
+        assert (server.data / "sinfonia.sqlite3").exists() == (pg is None)
+        server.admin_key = server.cli("apikey", "create", "admin").strip()
+        if collection is not None:
+            with server.client() as api:
+                response = api.post("/collections", json={"name": collection})
+                assert response.status_code == 201, response.text
+                server.collection_id = response.json()["id"]
+                server.collection_path = response.json()["path"]
+        yield server
+    finally:
+        server.stop()
+        if pg is not None:
+            pg.drop()
+
+
 def metadata(**values: str | int) -> str:
     return ",".join(
         f"{key} {base64.b64encode(str(value).encode()).decode()}" for key, value in values.items()

@@ -3,7 +3,6 @@ Playwright (never ``playwright install``: the browser comes from apt)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.transfers.live import ADMIN_PASSWORD, LiveServer, PgDatabase, free_port
+from tests.transfers.live import LiveServer, running
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,29 +29,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 @pytest.fixture(scope="session")
 def portal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of its own (and, on PostgreSQL, a database of its own) for the browser tests."""
-    root = tmp_path_factory.mktemp("portal")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SINFONIA_")}
-    env |= {
-        "SINFONIA_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "SINFONIA_LOG_LEVEL": "warning",
-        "DJANGO_SETTINGS_MODULE": "sinfonia.settings",
-    }
-    pg = (
-        PgDatabase(os.environ["SINFONIA_DATABASE_URL"])
-        if os.environ.get("SINFONIA_DATABASE_URL")
-        else None
-    )
-    if pg is not None:
-        env["SINFONIA_DATABASE_URL"] = pg.create()
-    server = LiveServer(data=root / "data", port=free_port(), env=env, log_path=root / "serve.log")
-    try:
-        server.start()
-        server.admin_key = server.cli("apikey", "create", "admin").strip()
+    with running(tmp_path_factory.mktemp("portal")) as server:
         yield server
-    finally:
-        server.stop()
-        if pg is not None:
-            pg.drop()
 
 
 @pytest.fixture(scope="session")
