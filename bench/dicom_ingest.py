@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from common import free_port
 from dicomweb_client.api import DICOMwebClient
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -37,12 +37,6 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 BIN = Path(sys.executable).parent
 ORTHANC_DICOMWEB = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, headers: dict[str, str] | None = None, seconds: float = 60) -> None:

@@ -28,23 +28,20 @@ import os
 import platform
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from common import start_postgres, stop_postgres
 
 if TYPE_CHECKING:
     from sinfonia.resources.models import Node
 
-REPO = Path(__file__).resolve().parent.parent
-PG_SERVER = REPO / "scripts" / "pg-test-server"
 P50_TARGET_MS = 100.0
 P95_TARGET_MS = 300.0
 PAGE = 50
@@ -124,26 +121,6 @@ QUERIES = [
 
 
 # --------------------------------------------------------------------------- environment
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_postgres(directory: str) -> str:
-    done = subprocess.run(
-        [str(PG_SERVER), "start", directory, str(free_port())],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip().splitlines()[-1]
-
-
-def stop_postgres(directory: str) -> None:
-    subprocess.run([str(PG_SERVER), "stop", directory], check=False, capture_output=True)
 
 
 # --------------------------------------------------------------------------- measuring

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import httpx
+from common import free_port, process_memory
 
 BIN = Path(sys.executable).parent
 MB = 1024 * 1024
@@ -38,22 +39,6 @@ CLIENT = [
     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
     "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes", "-o", "PasswordAuthentication=no",
 ]  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def memory(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) of a process in bytes."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) * 1024
-    return fields["VmRSS"], fields["VmHWM"]
 
 
 def reset_peak(pid: int) -> None:
@@ -224,7 +209,7 @@ def main() -> int:
     try:
         openssh = OpenSsh(scratch, key)
         sinfonia = Sinfonia(scratch, key)
-        rss_before, _ = memory(sinfonia.proc.pid)
+        rss_before, _ = process_memory(sinfonia.proc.pid)
         reset_peak(sinfonia.proc.pid)
         best: dict[str, float] = {}
 
@@ -254,7 +239,7 @@ def main() -> int:
             ))  # fmt: skip
             assert sha256_of(back) == expected, "Sinfonia sent other bytes"
             back.unlink()
-        rss_after, peak = memory(sinfonia.proc.pid)
+        rss_after, peak = process_memory(sinfonia.proc.pid)
         print(f"\nfile: {size / 1024**3:.2f} GiB, best of {args.rounds} round(s)")
         for way in ("upload", "download"):
             ref, ours = best[f"{way} / OpenSSH"], best[f"{way} / Sinfonia"]

@@ -20,7 +20,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,27 +29,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+from common import free_port, process_memory
 from tusclient import client as tus
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
 MB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def rss(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) of a process in bytes."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) * 1024
-    return fields["VmRSS"], fields["VmHWM"]
 
 
 def make_file(path: Path, size: int) -> str:
@@ -131,7 +115,7 @@ def main() -> int:
         auth = {"Authorization": f"Bearer {key}"}
         http = httpx.Client(base_url=base, headers=auth, timeout=600)
         coll = http.post("/api/v1/collections", json={"name": "bench"}).json()
-        rss_start, _ = rss(server.pid)
+        rss_start, _ = process_memory(server.pid)
 
         size = int(args.size_gb * 1024**3)
         src = scratch / "source.bin"
@@ -261,7 +245,7 @@ def main() -> int:
             )
         )
 
-        _, hwm = rss(server.pid)
+        _, hwm = process_memory(server.pid)
         growth = (hwm - rss_start) / MB
         rows.append(
             (

@@ -30,9 +30,7 @@ import os
 import platform
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,12 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from common import start_postgres, stop_postgres
+
 if TYPE_CHECKING:
     from sinfonia.core.context import Actor
     from sinfonia.resources.models import Node
 
-REPO = Path(__file__).resolve().parent.parent
-PG_SERVER = REPO / "scripts" / "pg-test-server"
 PAGE = 50
 LISTING_TARGET_MS = 50.0
 COPY_TARGET_S = 5.0
@@ -55,27 +53,6 @@ CHUNK = 5000  # elements built per bulk_create round while populating
 
 
 # --------------------------------------------------------------------------- environment
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_postgres(directory: str) -> str:
-    port = free_port()
-    done = subprocess.run(
-        [str(PG_SERVER), "start", directory, str(port)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip().splitlines()[-1]
-
-
-def stop_postgres(directory: str) -> None:
-    subprocess.run([str(PG_SERVER), "stop", directory], check=False, capture_output=True)
 
 
 # --------------------------------------------------------------------------- measuring
