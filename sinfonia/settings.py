@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "sinfonia.web.middleware.IdleSessionMiddleware",
+    "sinfonia.web.middleware.TwoFactorEnrolmentMiddleware",
     "sinfonia.web.middleware.PrivacyPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -189,6 +191,25 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Log-in security (docs/admin.md): sessions end after SINFONIA_SESSION_IDLE_MINUTES without a
+# request; after SINFONIA_LOGIN_MAX_FAILURES failed log-ins of one account (or
+# SINFONIA_LOGIN_MAX_FAILURES_PER_ADDRESS from one address) within
+# SINFONIA_LOGIN_LOCKOUT_MINUTES, further attempts are refused until the window slides past;
+# site administrators must set up two-factor log-in when SINFONIA_REQUIRE_2FA_FOR_ADMINS is on.
+SINFONIA_SESSION_IDLE_MINUTES = int(os.environ.get("SINFONIA_SESSION_IDLE_MINUTES", "60"))
+SINFONIA_LOGIN_MAX_FAILURES = int(os.environ.get("SINFONIA_LOGIN_MAX_FAILURES", "5"))
+SINFONIA_LOGIN_MAX_FAILURES_PER_ADDRESS = int(
+    os.environ.get("SINFONIA_LOGIN_MAX_FAILURES_PER_ADDRESS", "50")
+)
+SINFONIA_LOGIN_LOCKOUT_MINUTES = int(os.environ.get("SINFONIA_LOGIN_LOCKOUT_MINUTES", "15"))
+SINFONIA_REQUIRE_2FA_FOR_ADMINS = os.environ.get("SINFONIA_REQUIRE_2FA_FOR_ADMINS", "").lower() in (
+    "1",
+    "true",
+    "yes",
+    "on",
+)
+SINFONIA_TOTP_ISSUER = os.environ.get("SINFONIA_TOTP_ISSUER", "SINFONIA")
 SINFONIA_PRIVACY_POLICY_VERSION = os.environ.get("SINFONIA_PRIVACY_POLICY_VERSION", "1")
 SINFONIA_FUNDING_NOTICE = os.environ.get(
     "SINFONIA_FUNDING_NOTICE",

@@ -19,6 +19,7 @@ from sinfonia.api import (
     sftp,
     sshkeys,
     trash,
+    twofactor,
 )
 from sinfonia.api.common import AUTH, status_for
 from sinfonia.core import errors
@@ -55,6 +56,7 @@ api.add_router("", acl.router)
 api.add_router("", trash.router)
 api.add_router("", accounts.router)
 api.add_router("", sshkeys.router)
+api.add_router("", twofactor.router)
 api.add_router("", sftp.router)
 api.add_router("", search.router)
 api.add_router("", misc.router)

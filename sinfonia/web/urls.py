@@ -1,16 +1,11 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from sinfonia.web import browse, contact, people, views
+from sinfonia.web import auth, browse, contact, people, twofactor, views
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="web/login.html", redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
+    path("login/", auth.login_page, name="login"),
+    path("login/code/", auth.login_code, name="login-code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("privacy/accept/", views.privacy_accept, name="privacy-accept"),
     path("pages/<slug:slug>/", views.site_page, name="page"),
@@ -28,6 +23,8 @@ urlpatterns = [
     path("groups/<int:group_id>/", people.group_detail, name="group"),
     path("groups/<int:group_id>/members/", people.group_member, name="group-member"),
     path("profile/", people.profile, name="profile"),
+    path("profile/two-factor/", twofactor.two_factor, name="two-factor"),
+    path("profile/sessions/end/", auth.end_all_sessions, name="end-sessions"),
     path("trash/", people.trash_page, name="trash"),
     path("sftp/", views.sftp_page, name="sftp"),
 ]
