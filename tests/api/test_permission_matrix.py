@@ -914,6 +914,54 @@ OTHER_OPS: list[Op] = [
         lambda a, w: a.delete(f"/ssh-keys/{owner_ssh_key(w)}"),
         stranger=404,
     ),
+    # two-factor log-in and sessions act on the caller's own account only
+    Op(
+        "two-factor",
+        "GET",
+        "/users/me/two-factor",
+        lambda a, w: a.get("/users/me/two-factor"),
+        stranger=200,
+    ),
+    Op(
+        "two-factor-start",
+        "POST",
+        "/users/me/two-factor",
+        lambda a, w: a.post("/users/me/two-factor"),
+        stranger=201,
+        mutates=True,
+        echo=lambda w: "secret",  # the stranger's own TOTP secret, under that name
+    ),
+    Op(
+        "two-factor-confirm",
+        "POST",
+        "/users/me/two-factor/confirm",
+        lambda a, w: a.post("/users/me/two-factor/confirm", {"code": "000000"}),
+        stranger=409,
+    ),
+    Op(
+        "two-factor-codes",
+        "POST",
+        "/users/me/two-factor/recovery-codes",
+        lambda a, w: a.post("/users/me/two-factor/recovery-codes", {"code": "000000"}),
+        stranger=409,
+    ),
+    Op(
+        "two-factor-disable",
+        "POST",
+        "/users/me/two-factor/disable",
+        lambda a, w: a.post(
+            "/users/me/two-factor/disable", {"password": PASSWORD, "code": "000000"}
+        ),
+        stranger=409,
+    ),
+    Op(
+        "end-sessions",
+        "DELETE",
+        "/users/me/sessions",
+        lambda a, w: a.delete("/users/me/sessions"),
+        stranger=204,
+        mutates=True,
+    ),
     Op("groups", "GET", "/groups", lambda a, w: a.get("/groups"), stranger=200),
     Op(
         "create-group",
