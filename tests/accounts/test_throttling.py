@@ -14,6 +14,7 @@ from django.test import Client
 
 from sinfonia.accounts.models import LoginFailure, User
 from sinfonia.audit.models import AuditEvent
+from sinfonia.cli import main
 from tests.accounts.conftest import PASSWORD, code, enrol, portal, session_login
 from tests.conftest import Api
 
@@ -110,3 +111,15 @@ def test_wrong_codes_count_and_the_code_step_says_so(
     assert "_auth_user_id" not in client.session
     refused = session_login(portal(), "ivan", PASSWORD, code(secret, 1))
     assert refused.status_code == 429
+
+
+def test_a_site_administrator_unlocks_an_account_from_the_console(
+    capsys: pytest.CaptureFixture[str], make_user: Callable[..., User]
+) -> None:
+    make_user("quinn")
+    for _ in range(3):
+        session_login(portal(), "quinn", "wrong-Pass-1")
+    assert session_login(portal(), "quinn", PASSWORD).status_code == 429
+    assert main(["user", "unlock", "quinn"]) == 0
+    assert capsys.readouterr().out == "quinn: 3 failed log-in(s) forgotten\n"
+    assert session_login(portal(), "quinn", PASSWORD).status_code == 200

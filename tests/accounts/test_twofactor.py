@@ -13,6 +13,7 @@ from django.test import Client
 
 from sinfonia.accounts.models import RecoveryCode, User
 from sinfonia.audit.models import AuditEvent
+from sinfonia.cli import main
 from tests.accounts.conftest import PASSWORD, code, enrol, portal, session_login
 from tests.conftest import Api
 
@@ -210,3 +211,19 @@ def test_site_administrators_must_enrol_when_the_site_says_so(
     assert client.get("/dashboard/").status_code == 200
     assert session_login(portal(), "root", PASSWORD, code(secret, 1)).status_code == 200
     assert not admin_warnings()
+
+
+def test_a_site_administrator_resets_a_lost_phone_from_the_console(
+    capsys: pytest.CaptureFixture[str],
+    make_user: Callable[..., User],
+    api_for: Callable[..., Api],
+) -> None:
+    olga = make_user("olga")
+    enrol(api_for(olga))
+    assert session_login(portal(), "olga", PASSWORD).json()["code"] == "otp_required"
+    assert main(["user", "reset-2fa", "olga"]) == 0
+    assert capsys.readouterr().out == "olga: two-factor log-in switched off\n"
+    assert session_login(portal(), "olga", PASSWORD).status_code == 200
+    assert AuditEvent.objects.filter(action="twofactor.reset", detail__target="olga").exists()
+    assert main(["user", "reset-2fa", "olga"]) == 0
+    assert capsys.readouterr().out == "olga: two-factor log-in was off\n"

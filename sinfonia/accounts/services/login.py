@@ -24,6 +24,7 @@ from django.utils import timezone
 from sinfonia.accounts.errors import AccountError
 from sinfonia.accounts.models import LoginFailure, User
 from sinfonia.accounts.services import apikeys, twofactor
+from sinfonia.accounts.services.users import require_site_admin
 from sinfonia.audit.services import record
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Throttled, Unauthenticated
@@ -61,7 +62,7 @@ def retry_after(username: str, client: str) -> float:
     return max(by_account, by_client)
 
 
-def _check_throttle(username: str, channel: str, client: str) -> None:
+def _check_throttle(username: str, client: str) -> None:
     wait = retry_after(username, client)
     if wait > 0:
         minutes = math.ceil(wait / 60)
@@ -95,7 +96,7 @@ def check_password(username: str, password: str, *, channel: str, client: str) -
     Does not look at the second factor (see `check_second_factor`). Raises Throttled while
     locked out, Unauthenticated (counted as a failure) for a wrong name or password.
     """
-    _check_throttle(username, channel, client)
+    _check_throttle(username, client)
     user = authenticate(None, username=username, password=password)
     if not isinstance(user, User) or not user.is_active:
         _fail(username, channel, client)
@@ -110,7 +111,7 @@ def check_second_factor(user: User, code: str, *, channel: str, client: str) -> 
 
     Raises Throttled while locked out, Unauthenticated (counted as a failure) for a wrong code.
     """
-    _check_throttle(user.username, channel, client)
+    _check_throttle(user.username, client)
     actor = Actor(user=user, channel=channel, client=client)
     if not twofactor.verify(actor, user, code):
         _fail(user.username, channel, client)
@@ -142,7 +143,7 @@ def check_app_password(username: str, secret: str, *, channel: str, client: str)
     password of a two-factor account); failures count like any other.
     """
     try:
-        _check_throttle(username, channel, client)
+        _check_throttle(username, client)
     except Throttled:
         return None
     if secret.startswith(apikeys.PREFIX):
@@ -157,6 +158,16 @@ def check_app_password(username: str, secret: str, *, channel: str, client: str)
     except (Unauthenticated, Throttled):
         return None
     return None if twofactor.is_enabled(user) else user
+
+
+@transaction.atomic
+def unlock(actor: Actor, username: str) -> int:
+    """Forget the failed log-ins of ``username`` (the account may log in at once; a locked
+    client address stays locked). Site administrators only; returns how many were forgotten."""
+    require_site_admin(actor, "unlock accounts")
+    count, _ = LoginFailure.objects.filter(username=username.lower()).delete()
+    record(actor, "login.unlock", None, target=username, failures=count)
+    return count
 
 
 @transaction.atomic

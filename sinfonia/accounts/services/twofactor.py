@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from sinfonia.accounts.errors import AccountError
 from sinfonia.accounts.models import RecoveryCode, TwoFactor, User
+from sinfonia.accounts.services.users import require_site_admin
 from sinfonia.audit.services import record
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Conflict, Invalid, Unauthenticated
@@ -220,6 +221,19 @@ def disable(actor: Actor, password: str, code: str) -> None:
     TwoFactor.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
     record(actor, "twofactor.disable", None, target=user.username)
+
+
+@transaction.atomic
+def reset(actor: Actor, user: User) -> bool:
+    """Switch ``user``'s two-factor log-in off without a code (lost phone and recovery codes).
+    Site administrators only; returns whether it was on."""
+    require_site_admin(actor, "reset other people's two-factor log-in")
+    was_on = is_enabled(user)
+    TwoFactor.objects.filter(user=user).delete()
+    RecoveryCode.objects.filter(user=user).delete()
+    if was_on:
+        record(actor, "twofactor.reset", None, target=user.username)
+    return was_on
 
 
 def cancel_enrolment(actor: Actor) -> None:
