@@ -11,8 +11,9 @@ import pytest
 from sinfonia.accounts.models import User
 from sinfonia.accounts.services import apikeys
 from sinfonia.audit.models import AuditEvent
+from sinfonia.web.auth import PENDING, PENDING_SECONDS
 from sinfonia.web.middleware import LAST_SEEN
-from tests.accounts.conftest import PASSWORD, portal, session_login
+from tests.accounts.conftest import PASSWORD, code, enrol, portal, session_login
 from tests.conftest import Api
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +103,34 @@ def test_log_out_everywhere_through_the_api(make_user: Callable[..., User]) -> N
     assert ended.status_code == 204
     assert first.get("/api/v1/users/me").status_code == 401
     assert second.get("/api/v1/users/me").status_code == 401
+
+
+def test_portal_log_in_goes_only_to_local_pages(make_user: Callable[..., User]) -> None:
+    make_user("owen")
+    client = portal()
+    for target, expected in (("/trash/", "/trash/"), ("https://evil.example/", "/")):
+        answer = client.post("/login/", {"username": "owen", "password": PASSWORD, "next": target})
+        assert answer["Location"] == expected
+        client.post("/logout/")
+
+
+def test_the_code_step_expires(make_user: Callable[..., User], api_for: Callable[..., Api]) -> None:
+    paul = make_user("paul")
+    secret, _ = enrol(api_for(paul))
+    client = portal()
+    assert client.post("/login/", {"username": "paul", "password": PASSWORD})["Location"] == (
+        "/login/code/"
+    )
+    session = client.session
+    session[PENDING]["at"] -= PENDING_SECONDS + 1
+    session.save()
+    assert client.post("/login/code/", {"code": code(secret, 1)})["Location"] == "/login/"
+    assert "_auth_user_id" not in client.session
+
+
+def test_idle_expiry_can_be_switched_off(settings: Any, make_user: Callable[..., User]) -> None:
+    settings.SINFONIA_SESSION_IDLE_MINUTES = 0
+    client = portal(make_user("rita"))
+    client.get("/trash/")
+    age(client, 30 * 24 * 3600)
+    assert client.get("/trash/").status_code == 200
