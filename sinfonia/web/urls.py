@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from sinfonia.web import browse, contact, people, views
+from sinfonia.web import browse, contact, people, sftp, views
 
 urlpatterns = [
     path(
@@ -29,5 +29,7 @@ urlpatterns = [
     path("groups/<int:group_id>/members/", people.group_member, name="group-member"),
     path("profile/", people.profile, name="profile"),
     path("trash/", people.trash_page, name="trash"),
-    path("sftp/", views.sftp_page, name="sftp"),
+    path("sftp/", sftp.sftp_page, name="sftp"),
+    path("sftp/destinations/", sftp.destinations, name="sftp-destinations"),
+    path("sftp/default-name/", sftp.default_name, name="sftp-default-name"),
 ]
