@@ -297,7 +297,6 @@ def test_other_pages_screenshots(page: Any) -> None:
         ("/users/", "11-users"),
         ("/groups/", "12-groups"),
         ("/profile/", "13-profile"),
-        ("/sftp/", "14-sftp"),
     ):
         page.goto(path)
         ready(page)
