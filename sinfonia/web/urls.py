@@ -24,6 +24,7 @@ urlpatterns = [
     path("r/<int:node_id>/children/", browse.children, name="children"),
     path("r/<int:node_id>/preview/", browse.preview, name="preview"),
     path("users/", people.user_list, name="users"),
+    path("users/<int:user_id>/", people.user_detail, name="user"),
     path("groups/", people.group_list, name="groups"),
     path("groups/<int:group_id>/", people.group_detail, name="group"),
     path("groups/<int:group_id>/members/", people.group_member, name="group-member"),
