@@ -19,6 +19,7 @@ from sinfonia.resources import selectors
 from sinfonia.resources.models import Kind, Level, Node
 from sinfonia.resources.services import acl, tree
 from sinfonia.sftp import server
+from sinfonia.sftp.connection import configured_port
 from sinfonia.transfers.services import operations
 from tests.web.test_views import XSS, browser
 
@@ -104,7 +105,7 @@ def test_how_to_connect_shows_host_port_user_and_fingerprint(alice: User) -> Non
     assert '<code class="text-break" id="connect-host">repo.example.org</code>' in body
     assert 'id="connect-user">alice</code>' in body
     assert f'id="connect-fingerprint">{server.fingerprint()}</code>' in body
-    assert "sftp -P 2222 alice@repo.example.org" in body
+    assert f"sftp -P {configured_port()} alice@repo.example.org" in body
     for client_name in ("FileZilla", "WinSCP", "Command line", "app password"):
         assert client_name in body
 
