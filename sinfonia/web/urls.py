@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from sinfonia.web import browse, contact, people, views
+from sinfonia.web import browse, contact, people, sftp, views
 
 urlpatterns = [
     path(
@@ -24,10 +24,13 @@ urlpatterns = [
     path("r/<int:node_id>/children/", browse.children, name="children"),
     path("r/<int:node_id>/preview/", browse.preview, name="preview"),
     path("users/", people.user_list, name="users"),
+    path("users/<int:user_id>/", people.user_detail, name="user"),
     path("groups/", people.group_list, name="groups"),
     path("groups/<int:group_id>/", people.group_detail, name="group"),
     path("groups/<int:group_id>/members/", people.group_member, name="group-member"),
     path("profile/", people.profile, name="profile"),
     path("trash/", people.trash_page, name="trash"),
-    path("sftp/", views.sftp_page, name="sftp"),
+    path("sftp/", sftp.sftp_page, name="sftp"),
+    path("sftp/destinations/", sftp.destinations, name="sftp-destinations"),
+    path("sftp/default-name/", sftp.default_name, name="sftp-default-name"),
 ]
