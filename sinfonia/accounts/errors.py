@@ -13,6 +13,7 @@ class AccountError(StrEnum):
     NOT_GROUP_ADMIN = "not_group_admin"
     NOT_SITE_ADMIN = "not_site_admin"
     LAST_GROUP_ADMIN = "last_group_admin"
+    SELF_LOCKOUT = "self_lockout"
     NOT_A_MEMBER = "not_a_member"
     API_KEY_NOT_FOUND = "api_key_not_found"
     LOGIN_REQUIRED = "login_required"

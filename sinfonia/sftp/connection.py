@@ -26,6 +26,13 @@ def configured_port() -> int:
     return int(os.environ.get("SINFONIA_SFTP_PORT", "2222"))
 
 
+def hostname_of(host: str) -> str:
+    """The host a user reached the portal by, without its port ([::1]:8080 -> ::1)."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 def connection_info(actor: Actor, host: str) -> ConnectionInfo:
     """``host`` is the name the user reached the portal by (the SFTP server shares it)."""
     running = server.running()

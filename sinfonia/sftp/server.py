@@ -141,6 +141,7 @@ class SftpServer:
             self.host,
             self.port,
             server_host_keys=[self.key],
+            encryption_algs=list(settings.SINFONIA_SFTP_CIPHERS),
             sftp_factory=self._session,
             sftp_version=3,
             allow_scp=False,

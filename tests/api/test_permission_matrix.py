@@ -1081,6 +1081,12 @@ OTHER_OPS: list[Op] = [
         "/sftp/export",
         lambda a, w: a.post("/sftp/export", {"sources": [w.file]}),
     ),
+    Op(
+        "sftp-delete",
+        "POST",
+        "/sftp/delete",
+        lambda a, w: a.post("/sftp/delete", {"paths": ["x"]}),
+    ),
     Op("audit", "GET", "/audit", lambda a, w: a.get("/audit"), stranger=403),
     Op(
         "search",

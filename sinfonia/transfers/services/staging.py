@@ -360,3 +360,27 @@ def list_entries(actor: Actor, path: str = "", *, offset: int = 0, limit: int = 
         usage=area.usage(),
         quota=quota(),
     )
+
+
+def delete_entries(actor: Actor, paths: Sequence[str]) -> int:
+    """Remove picked files and whole folders from the actor's staging area; the number removed.
+
+    All the paths are checked before anything is removed, so one bad name or missing entry
+    leaves the area as it was. Errors: NotFound (an entry), Invalid (a bad name, the area
+    itself, nothing picked).
+    """
+    area = Area.of(actor)
+    if not paths:
+        raise Invalid(TransferError.STAGING_INVALID, "Pick at least one file or folder.")
+    picked: list[list[str]] = []
+    for path in dict.fromkeys(paths):
+        parts = split(path)
+        if not parts:
+            raise Invalid(TransferError.STAGING_INVALID, "The staging area itself stays.")
+        area.stat(parts)  # NotFound when missing
+        picked.append(parts)
+    # a folder and something inside it may both be picked: remove the outer one only
+    outer = [p for p in picked if not any(q != p and p[: len(q)] == q for q in picked)]
+    for parts in outer:
+        area.remove_tree(parts)
+    return len(outer)
