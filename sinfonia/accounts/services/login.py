@@ -7,6 +7,7 @@ failures in the last ``SINFONIA_LOGIN_LOCKOUT_MINUTES`` (a sliding window), or a
 ``SINFONIA_LOGIN_MAX_FAILURES_PER_ADDRESS``, attempts are refused with `Throttled` before the
 password is even checked. A successful log-in clears the account's failures (not the
 address's: one valid account must not reset a guessing run on others).
+See docs/decisions/0006-login-security.md.
 """
 
 from __future__ import annotations
