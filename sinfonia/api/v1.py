@@ -41,9 +41,12 @@ api = NinjaAPI(
 
 @api.exception_handler(errors.ServiceError)
 def service_error(request: HttpRequest, exc: errors.ServiceError) -> HttpResponse:
-    return api.create_response(
+    response = api.create_response(
         request, {"code": str(exc.code), "detail": exc.message}, status=status_for(exc)
     )
+    if isinstance(exc, errors.Throttled) and "retry_after" in exc.details:
+        response["Retry-After"] = str(exc.details["retry_after"])
+    return response
 
 
 api.add_router("", accounts.session_router)

@@ -52,6 +52,7 @@ def test_an_account_is_locked_after_repeated_failures_everywhere(
         "code": "too_many_failures",
         "detail": "Too many failed log-ins; try again in 10 minutes.",
     }
+    assert 590 <= int(refused["Retry-After"]) <= 600
     assert AuditEvent.objects.filter(action="login.locked", detail__target="erin").count() == 1
 
     # the window slides: once the failures are older than 10 minutes, the account is free
