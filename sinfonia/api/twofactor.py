@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from sinfonia.accounts.services import login, twofactor
+from sinfonia.accounts.services import login, twofactor, users
 from sinfonia.api.common import actor
 from sinfonia.api.resources import ERRORS
 
@@ -86,6 +86,17 @@ def regenerate(request: HttpRequest, body: CodeIn) -> dict[str, Any]:
 )
 def disable(request: HttpRequest, body: DisableIn) -> Status[None]:
     twofactor.disable(actor(request), body.password, body.code)
+    return Status(204, None)
+
+
+@router.delete(
+    "/users/{user_id}/two-factor",
+    response={204: None, **ERRORS},
+    summary="Switch a user's two-factor log-in off without a code (site administrators)",
+)
+def reset(request: HttpRequest, user_id: int) -> Status[None]:
+    a = actor(request)
+    twofactor.reset(a, users.get_user(a, user_id))
     return Status(204, None)
 
 

@@ -227,3 +227,16 @@ def test_a_site_administrator_resets_a_lost_phone_from_the_console(
     assert AuditEvent.objects.filter(action="twofactor.reset", detail__target="olga").exists()
     assert main(["user", "reset-2fa", "olga"]) == 0
     assert capsys.readouterr().out == "olga: two-factor log-in was off\n"
+
+
+def test_a_site_administrator_resets_two_factor_through_the_api(
+    make_user: Callable[..., User], api_for: Callable[..., Api], admin_api: Api
+) -> None:
+    sam = make_user("sam")
+    sam_api = api_for(sam)
+    enrol(sam_api)
+    refused = sam_api.delete(f"/users/{sam.pk}/two-factor")  # not even their own, codeless
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_site_admin")
+    assert admin_api.delete(f"/users/{sam.pk}/two-factor").status_code == 204
+    assert sam_api.ok(sam_api.get("/users/me/two-factor"))["enabled"] is False
+    assert AuditEvent.objects.filter(action="twofactor.reset", username="root").exists()

@@ -955,6 +955,13 @@ OTHER_OPS: list[Op] = [
         stranger=409,
     ),
     Op(
+        "two-factor-reset",
+        "DELETE",
+        "/users/{user_id}/two-factor",
+        lambda a, w: a.delete(f"/users/{w.uid(w.owner)}/two-factor"),
+        stranger=403,
+    ),
+    Op(
         "end-sessions",
         "DELETE",
         "/users/me/sessions",
