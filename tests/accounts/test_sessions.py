@@ -13,7 +13,14 @@ from sinfonia.accounts.services import apikeys
 from sinfonia.audit.models import AuditEvent
 from sinfonia.web.auth import PENDING, PENDING_SECONDS
 from sinfonia.web.middleware import LAST_SEEN
-from tests.accounts.conftest import PASSWORD, code, enrol, portal, session_login
+from tests.accounts.logins import (
+    PASSWORD,
+    code,
+    enrol,
+    fast_passwords,  # noqa: F401  (an autouse fixture)
+    portal,
+    session_login,
+)
 from tests.conftest import Api
 
 pytestmark = pytest.mark.django_db

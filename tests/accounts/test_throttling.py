@@ -15,7 +15,14 @@ from django.test import Client
 from sinfonia.accounts.models import LoginFailure, User
 from sinfonia.audit.models import AuditEvent
 from sinfonia.cli import main
-from tests.accounts.conftest import PASSWORD, code, enrol, portal, session_login
+from tests.accounts.logins import (
+    PASSWORD,
+    code,
+    enrol,
+    fast_passwords,  # noqa: F401  (an autouse fixture)
+    portal,
+    session_login,
+)
 from tests.conftest import Api
 
 pytestmark = pytest.mark.django_db

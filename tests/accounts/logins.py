@@ -1,4 +1,8 @@
-"""Helpers of the log-in tests: TOTP codes computed with pyotp, as an authenticator app does."""
+"""Helpers of the log-in tests: TOTP codes computed with pyotp, as an authenticator app does.
+
+(Not a conftest.py, which other test files of this folder may bring: modules import what they use,
+`fast_passwords` included.)
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ PASSWORD = "a-Long-pass-123"  # what tests/conftest.py's make_user gives every a
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
+def fast_passwords(settings: Any) -> None:
+    """Argon2 costs ~0.1 s a log-in; these tests log in a lot."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
