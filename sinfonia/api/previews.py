@@ -42,4 +42,5 @@ def office_pdf(request: HttpRequest, node_id: int) -> HttpResponseBase:
     )
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
+    response["X-Frame-Options"] = "SAMEORIGIN"  # the portal's previewer shows it in a frame
     return response

@@ -77,6 +77,7 @@ def test_office_document_is_converted_once_in_the_background(
     assert op.status == Status.DONE, op.error
     ready = api.get(f"/files/{doc.id}/pdf")
     assert ready.status_code == 200 and ready["Content-Type"] == "application/pdf"
+    assert ready["X-Frame-Options"] == "SAMEORIGIN"  # the previewer frames it
     assert is_pdf(b"".join(ready.streaming_content))
     assert AuditEvent.objects.filter(action="file.preview", node=doc).count() == 1
     # The same bytes under another name, uploaded by someone else: no second conversion.
