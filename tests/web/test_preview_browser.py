@@ -73,6 +73,8 @@ def fileset(server: LiveServer, api: httpx.Client) -> dict[str, int]:
     uploads = [("minutes.docx", docx("Minutes of the imaging board"))]
     uploads += [(f"CT{n}.dcm", data) for n, data in enumerate(series_of_three(), 1)]
     uploads += [("big-a.bin", b"a" * 3_000_000), ("big-b.bin", b"b" * 2_000_000)]
+    dose = Path(get_testdata_file("rtdose.dcm")).read_bytes()  # type: ignore[arg-type]
+    uploads += [("dose.dcm", dose)]  # 15 frames
     for name, data in uploads:
         parent = {"parent_id": str(ids["fileset"])}
         up = api.post("/files", data=parent, files={"file": (name, data)})
@@ -188,6 +190,21 @@ def test_dicom_window_preset_frames_and_series(page: Any, fileset: dict[str, int
     assert page.locator("#dicom-frames.d-none").count() == 1  # one frame: no slider
 
 
+def test_frames_of_a_multiframe_instance(page: Any, fileset: dict[str, int]) -> None:
+    open_preview(page, fileset, "dose.dcm")
+    image_loaded(page)
+    page.wait_for_selector("#dicom-frames:not(.d-none)")
+    assert page.inner_text("#dicom-frame-label") == "1 / 15"
+    page.locator("#preview-body h2").click()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("document.querySelector('#dicom-image').src.endsWith('frame=1')")
+    page.locator("#dicom-frame").fill("7")
+    page.wait_for_function("document.querySelector('#dicom-image').src.endsWith('frame=7')")
+    assert page.inner_text("#dicom-frame-label") == "8 / 15"
+    image_loaded(page)
+    assert page.locator("#dicom-error.d-none").count() == 1
+
+
 def test_zip_download_shows_a_progress_toast(
     page: Any, fileset: dict[str, int], tmp_path: Path
 ) -> None:
@@ -212,4 +229,5 @@ def test_zip_download_shows_a_progress_toast(
 def test_a_refused_download_says_why(page: Any, fileset: dict[str, int]) -> None:
     page.evaluate("window.sinfoniaDownload('/api/v1/archive?ids=987654321', 'nothing.zip')")
     failed = page.wait_for_selector(".sf-download[data-state='failed']", timeout=30_000)
-    assert "nothing.zip" in failed.inner_text() and "failed" in failed.inner_text()
+    text = failed.inner_text()
+    assert "nothing.zip" in text and "failed: No such element, or you may not see it." in text
