@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -38,9 +39,14 @@ def store_pdf(sha256: str, produced: Path) -> Path:
     """Copy a finished PDF into place atomically (a reader never sees half of one)."""
     final = pdf_path(sha256)
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_suffix(".partial")
-    shutil.copyfile(produced, partial)
-    os.replace(partial, final)
+    fd, partial = tempfile.mkstemp(dir=final.parent, prefix=f".{sha256}-", suffix=".partial")
+    os.close(fd)
+    try:
+        shutil.copyfile(produced, partial)
+        os.replace(partial, final)  # two conversions of one content: the last one stays
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
     _base(sha256).with_suffix(".error").unlink(missing_ok=True)
     return final
 

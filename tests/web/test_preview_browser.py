@@ -226,6 +226,20 @@ def test_zip_download_shows_a_progress_toast(
         assert archive.read("big-b.bin") == b"b" * 2_000_000
 
 
+def test_context_menu_download_of_a_fileset(page: Any, server: LiveServer) -> None:
+    page.goto(f"/r/{server.collection_id}/")
+    page.wait_for_selector("#children-table")
+    page.wait_for_load_state("networkidle")
+    page.evaluate("document.querySelectorAll('.sf-download').forEach((t) => t.remove())")
+    page.locator("tr.sf-row[data-name='Patient 9'] a.sf-name").click(button="right")
+    with page.expect_download() as info:
+        page.click("#context-menu >> text=Download")
+    done = page.wait_for_selector(".sf-download[data-state='done']", timeout=30_000)
+    assert "Patient 9.zip" in done.inner_text()
+    with zipfile.ZipFile(info.value.path()) as archive:
+        assert "Patient 9/minutes.docx" in archive.namelist()
+
+
 def test_a_refused_download_says_why(page: Any, fileset: dict[str, int]) -> None:
     page.evaluate("window.sinfoniaDownload('/api/v1/archive?ids=987654321', 'nothing.zip')")
     failed = page.wait_for_selector(".sf-download[data-state='failed']", timeout=30_000)
