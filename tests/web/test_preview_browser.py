@@ -143,7 +143,7 @@ def test_office_document_is_shown_as_pdf(
     assert response.headers["content-type"] == "application/pdf"
     assert is_pdf(response.body())
     page.wait_for_timeout(1500)  # the browser's PDF viewer draws the page
-    shot(page, "19-office-preview")
+    shot(page, "25-office-preview")
     assert is_pdf(api.get(f"/files/{fileset['minutes.docx']}/pdf").content)
 
 
@@ -186,7 +186,7 @@ def test_dicom_window_preset_frames_and_series(page: Any, fileset: dict[str, int
     viewer = page.locator("#open-viewer")
     assert viewer.get_attribute("href").startswith("/viewer/viewer?StudyInstanceUIDs=1.")
     page.evaluate("document.querySelector('#previewer').scrollIntoView()")
-    shot(page, "20-dicom-controls")
+    shot(page, "26-dicom-controls")
     assert page.locator("#dicom-frames.d-none").count() == 1  # one frame: no slider
 
 
@@ -220,7 +220,7 @@ def test_zip_download_shows_a_progress_toast(
     page.wait_for_selector(".sf-download[data-state='done']", timeout=30_000)
     toast = page.inner_text(".sf-download")
     assert "selection.zip" in toast and "4.8 MB / 4.8 MB" in toast and "/s" in toast, toast
-    shot(page, "21-download-toast")
+    shot(page, "27-download-toast")
     with zipfile.ZipFile(info.value.path()) as archive:
         assert sorted(archive.namelist()) == ["big-a.bin", "big-b.bin"]
         assert archive.read("big-b.bin") == b"b" * 2_000_000
