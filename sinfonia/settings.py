@@ -155,6 +155,12 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 SINFONIA_BLOB_DIR = DATA_DIR / "blobs"
 SINFONIA_TMP_DIR = DATA_DIR / "tmp"
+# Derived artefacts of blobs (office documents as PDF), keyed by the source's SHA-256: a cache.
+SINFONIA_PREVIEW_DIR = DATA_DIR / "previews"
+SINFONIA_SOFFICE = os.environ.get("SINFONIA_SOFFICE", "soffice")  # LibreOffice, for previews
+SINFONIA_OFFICE_TIMEOUT = int(os.environ.get("SINFONIA_OFFICE_TIMEOUT", "120"))  # seconds
+# The study viewer's address with {study} for the Study Instance UID; empty: no viewer button.
+SINFONIA_VIEWER_URL = os.environ.get("SINFONIA_VIEWER_URL", "")
 SINFONIA_ID_SCHEME = os.environ.get("SINFONIA_ID_SCHEME", "")
 SINFONIA_TRASH_RETENTION_DAYS = int(os.environ.get("SINFONIA_TRASH_RETENTION_DAYS", "30"))
 SINFONIA_MAX_SIMPLE_UPLOAD = int(os.environ.get("SINFONIA_MAX_SIMPLE_UPLOAD", str(512 * 1024**2)))

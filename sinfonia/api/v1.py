@@ -14,6 +14,7 @@ from sinfonia.api import (
     files,
     misc,
     operations,
+    previews,
     resources,
     search,
     sftp,
@@ -53,6 +54,7 @@ api.add_router("", accounts.session_router)
 api.add_router("", resources.router)
 api.add_router("", files.router)
 api.add_router("", archives.router)
+api.add_router("", previews.router)
 api.add_router("", operations.router)
 api.add_router("", dicom.router)
 api.add_router("", acl.router)

@@ -415,6 +415,10 @@ def shows_archive(r: Any, w: World) -> None:
         assert archive.read(archive.namelist()[0]) == CONTENT
 
 
+def shows_not_convertible(r: Any, w: World) -> None:
+    assert r.json()["code"] == "not_convertible"
+
+
 def shows_zip_contents(r: Any, w: World) -> None:
     assert [e["name"] for e in r.json()] == [ZIP_ENTRY]
 
@@ -513,6 +517,15 @@ TREE_OPS: list[Op] = [
         lambda a, w: a.get(f"/files/{w.file}/download"),
         "read",
         shows=shows_file,
+    ),
+    Op(
+        "office-pdf",
+        "GET",
+        "/files/{node_id}/pdf",
+        lambda a, w: a.get(f"/files/{w.file}/pdf"),
+        "read",
+        ok=400,  # a reader learns that a .txt is no office document (tests/web/test_preview.py)
+        shows=shows_not_convertible,
     ),
     Op(
         "archive-get",
