@@ -13,8 +13,11 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    Exists,
     Expression,
+    F,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -27,7 +30,7 @@ from sinfonia.core.context import Actor
 from sinfonia.core.errors import Invalid
 from sinfonia.dicom.models import Instance
 from sinfonia.resources import access
-from sinfonia.resources.models import Level, Node
+from sinfonia.resources.models import Kind, Level, Node
 from sinfonia.search import backends, syntax
 from sinfonia.search.backends.base import Sql
 from sinfonia.search.criteria import (
@@ -75,7 +78,9 @@ def search(
 
     ``sort``: ``relevance`` (the default when the query has words: best first, ``descending``
     ignored), ``name`` (the default otherwise), ``size``, ``created`` or ``updated``.
-    Elements in recycle bins are never found. Raises `Invalid` for a malformed query or sort.
+    Elements in recycle bins are never found. A fileset that only wraps one file of its own
+    name (what an upload into a folder makes) is not a hit of its own when that file is one:
+    the file stands for both. Raises `Invalid` for a malformed query or sort.
     """
     if sort and sort not in SORTS:
         raise Invalid(SearchError.BAD_SORT, f"Sort by one of: {', '.join(SORTS)} (not {sort!r}).")
@@ -86,6 +91,7 @@ def search(
         sort = "relevance" if words else "name"
     qs = Node.objects.filter(condition(query.criteria, ctx), in_trash=False)
     qs = access.visible(actor, Level.READ, qs)
+    qs = qs.exclude(kind=Kind.FILESET, pk__in=_wrappers(qs))
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     # One pass: the page's ids in order, each row carrying the count of all hits. Whole rows
@@ -134,6 +140,19 @@ def condition(criteria: tuple[Criterion, ...], ctx: Context) -> Q:
         elif not isinstance(criterion, DicomCriterion):
             result &= criterion.exact(ctx)
     return result
+
+
+def _wrappers(hits: QuerySet[Node]) -> QuerySet[Node]:
+    """The ids of the filesets whose only live child is a file among ``hits`` with the
+    fileset's name: one element to the user, so found once (as the file)."""
+    siblings = Node.objects.filter(parent_id=OuterRef("parent_id"), in_trash=False).exclude(
+        pk=OuterRef("pk")
+    )
+    return (
+        hits.filter(kind=Kind.FILE, parent__kind=Kind.FILESET, parent__name=F("name"))
+        .exclude(Exists(siblings))
+        .values("parent_id")
+    )
 
 
 def _relevance(words: list[TextCriterion]) -> Expression:
