@@ -8,6 +8,7 @@ returns one page of hits, each with what matched. Counts are of visible elements
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import (
     BooleanField,
@@ -142,7 +143,7 @@ def condition(criteria: tuple[Criterion, ...], ctx: Context) -> Q:
     return result
 
 
-def _wrappers(hits: QuerySet[Node]) -> QuerySet[Node]:
+def _wrappers(hits: QuerySet[Node]) -> QuerySet[Node, Any]:
     """The ids of the filesets whose only live child is a file among ``hits`` with the
     fileset's name: one element to the user, so found once (as the file)."""
     siblings = Node.objects.filter(parent_id=OuterRef("parent_id"), in_trash=False).exclude(

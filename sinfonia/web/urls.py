@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from sinfonia.web import browse, contact, people, views
+from sinfonia.web import browse, contact, people, search, views
 
 urlpatterns = [
     path(
@@ -30,4 +30,7 @@ urlpatterns = [
     path("profile/", people.profile, name="profile"),
     path("trash/", people.trash_page, name="trash"),
     path("sftp/", views.sftp_page, name="sftp"),
+    path("search/", search.search_page, name="search"),
+    path("search/results/", search.search_results, name="search-results"),
+    path("search/advanced/", search.advanced, name="search-advanced"),
 ]
