@@ -113,7 +113,10 @@ def segments(match: Match) -> list[Segment]:
 def _crumbs(hit: selectors.Hit) -> list[Crumb]:
     # The hit's path names its ancestors in order (names never hold "/").
     names = hit.path.strip("/").split("/")[:-1]
-    return [Crumb(i, name) for i, name in zip(hit.node.ancestor_ids, names, strict=False)]
+    crumbs = [Crumb(i, name) for i, name in zip(hit.node.ancestor_ids, names, strict=False)]
+    if hit.node.kind == Kind.FILE and crumbs and crumbs[-1].name == hit.node.name:
+        crumbs.pop()  # the fileset an upload into a folder wrapped the file in: no news
+    return crumbs
 
 
 def _link(name: str, **params: Any) -> str:
