@@ -8,7 +8,6 @@ returns one page of hits, each with what matched. Counts are of visible elements
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import (
     BooleanField,
@@ -90,9 +89,10 @@ def search(
     words = [c for c in query.criteria if isinstance(c, TextCriterion) and not c.negated]
     if not sort or (sort == "relevance" and not words):
         sort = "relevance" if words else "name"
-    qs = Node.objects.filter(condition(query.criteria, ctx), in_trash=False)
+    matching = condition(query.criteria, ctx)
+    qs = Node.objects.filter(matching, in_trash=False)
     qs = access.visible(actor, Level.READ, qs)
-    qs = qs.exclude(kind=Kind.FILESET, pk__in=_wrappers(qs))
+    qs = qs.exclude(_wrapper_of_a_hit(matching))
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     # One pass: the page's ids in order, each row carrying the count of all hits. Whole rows
@@ -143,17 +143,19 @@ def condition(criteria: tuple[Criterion, ...], ctx: Context) -> Q:
     return result
 
 
-def _wrappers(hits: QuerySet[Node]) -> QuerySet[Node, Any]:
-    """The ids of the filesets whose only live child is a file among ``hits`` with the
-    fileset's name: one element to the user, so found once (as the file)."""
+def _wrapper_of_a_hit(matching: Q) -> Q:
+    """Filesets whose only live child is a file of the fileset's name that is ``matching``
+    too: one element to the user, so found once (as the file). (A file shares its fileset's
+    access list: where the fileset is a hit, so is such a file.)"""
     siblings = Node.objects.filter(parent_id=OuterRef("parent_id"), in_trash=False).exclude(
         pk=OuterRef("pk")
     )
-    return (
-        hits.filter(kind=Kind.FILE, parent__kind=Kind.FILESET, parent__name=F("name"))
+    twins = (
+        Node.objects.filter(matching, in_trash=False, kind=Kind.FILE)
+        .filter(parent__kind=Kind.FILESET, parent__name=F("name"))
         .exclude(Exists(siblings))
-        .values("parent_id")
     )
+    return Q(kind=Kind.FILESET, pk__in=twins.values("parent_id"))
 
 
 def _relevance(words: list[TextCriterion]) -> Expression:
