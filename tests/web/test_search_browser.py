@@ -182,5 +182,23 @@ def test_quick_search_in_this_folder(page: Any, places: dict[str, int]) -> None:
     page.press("#quick-search-input", "Enter")
     dialog = results_dialog(page)
     assert hit_names(dialog) == ["thorax follow-up.pdf"]
-    assert page.inner_text("#search-query-shown") == 'thorax under:"/Imaging Thorax/Follow-up"'
+    query = 'thorax under:"/Imaging Thorax/Follow-up"'
+    assert page.inner_text("#search-query-shown") == query
+    # Refine: the advanced dialog starts from that query, and a criterion narrows it
+    page.click("#search-refine")
+    page.wait_for_selector("#dlg-advanced.show")
+    rows = page.locator(".sf-adv-row")
+    assert rows.nth(0).locator(".sf-adv-v:visible").input_value() == query
+    assert rows.nth(0).locator(".sf-adv-not").is_disabled()
+    assert page.inner_text("#adv-query") == query
+    rows.nth(1).locator(".sf-adv-field").select_option("kind")
+    rows.nth(1).locator(".sf-adv-v:visible").select_option("file")
+    rows.nth(1).locator(".sf-adv-not").check()
+    assert page.inner_text("#adv-query") == query + " -kind:file"
+    page.click("#advanced-search")
+    dialog = results_dialog(page)
+    assert page.inner_text("#search-query-shown") == query + " -kind:file"
+    # not the file: its fileset, which only matched alongside it before, is the hit now
+    assert hit_names(dialog) == ["thorax follow-up.pdf"]
+    assert dialog.locator(".sf-hit").get_attribute("data-kind") == "fileset"
     page.keyboard.press("Escape")

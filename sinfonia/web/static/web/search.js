@@ -55,6 +55,7 @@
         text = range(field, visibleValue(row, ".sf-adv-from"), visibleValue(row, ".sf-adv-to"));
         break;
       case "under": if (v) text = "under:" + quote(/^\d+$/.test(v) || v.startsWith("/") ? v : "/" + v); break;
+      case "query": return v; // several terms: "not" does not apply
       default: break;
     }
     return text && $(".sf-adv-not", row).checked ? "-" + text : text;
@@ -78,6 +79,9 @@
   function showInputs(row) {
     const field = $(".sf-adv-field", row).value;
     $$("[data-for]", row).forEach((el) => el.classList.toggle("d-none", !el.dataset.for.split(" ").includes(field)));
+    const not = $(".sf-adv-not", row);
+    not.disabled = field === "query";
+    if (not.disabled) not.checked = false;
   }
 
   function addRow() {
@@ -101,8 +105,21 @@
     addRow();
   }
 
-  async function openAdvanced() {
+  // The query being looked at (the page's box, else the header's): when the rows do not make
+  // it, they start again from it, as one "query text" row the user can add criteria to.
+  function startFrom(q) {
+    if (!q || q === built()) return;
+    $$("#adv-rows .sf-adv-row").forEach((row) => row.remove());
+    const row = addRow();
+    $(".sf-adv-field", row).value = "query";
+    showInputs(row);
+    $(".sf-adv-v[data-for=query]", row).value = q;
+    addRow();
+  }
+
+  async function openAdvanced(q) {
     await loadAdvanced();
+    startFrom(q);
     const results = $("#dlg-search");
     const open = () => bootstrap.Modal.getOrCreateInstance($("#dlg-advanced")).show();
     if (results && results.classList.contains("show")) {
@@ -180,8 +197,12 @@
       const el = e.target.closest("[data-search]");
       if (!el) return;
       switch (el.dataset.search) {
-        case "advanced": openAdvanced(); break;
-        case "refine": openAdvanced(); break;
+        case "advanced": {
+          const box = $("#search-page-input") || $("#quick-search-input");
+          openAdvanced(box ? box.value.trim() : "");
+          break;
+        }
+        case "refine": openAdvanced($("#search-query-shown").textContent); break;
         case "add-row": { const row = addRow(); if (row) $(".sf-adv-field", row).focus(); break; }
         case "remove-row": {
           const tip = window.bootstrap && bootstrap.Tooltip.getInstance(el);
