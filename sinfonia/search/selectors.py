@@ -38,6 +38,7 @@ from sinfonia.search.criteria import (
     Criterion,
     DicomCriterion,
     Found,
+    KindCriterion,
     TextCriterion,
 )
 from sinfonia.search.errors import SearchError
@@ -92,7 +93,8 @@ def search(
     matching = condition(query.criteria, ctx)
     qs = Node.objects.filter(matching, in_trash=False)
     qs = access.visible(actor, Level.READ, qs)
-    qs = qs.exclude(_wrapper_of_a_hit(matching))
+    if _twins_possible(query.criteria):
+        qs = qs.exclude(_wrapper_of_a_hit(matching))
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     # One pass: the page's ids in order, each row carrying the count of all hits. Whole rows
@@ -141,6 +143,19 @@ def condition(criteria: tuple[Criterion, ...], ctx: Context) -> Q:
         elif not isinstance(criterion, DicomCriterion):
             result &= criterion.exact(ctx)
     return result
+
+
+def _twins_possible(criteria: tuple[Criterion, ...]) -> bool:
+    """Whether both a fileset and a file may be hits: not when a criterion holds for files
+    only (the DICOM index) or for one of the two kinds only (then nothing is to collapse)."""
+    for c in criteria:
+        if c.negated:
+            continue
+        if isinstance(c, DicomCriterion):
+            return False
+        if isinstance(c, KindCriterion) and not {Kind.FILE, Kind.FILESET} <= set(c.kinds):
+            return False
+    return True
 
 
 def _wrapper_of_a_hit(matching: Q) -> Q:

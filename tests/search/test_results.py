@@ -56,6 +56,8 @@ def test_a_file_uploaded_into_a_folder_is_found_once(world: World) -> None:
     # Where only the fileset matches, it is found; where only the file does, the file.
     assert [h["kind"] for h in hits(world, world.alice, "draft kind:fileset")] == ["fileset"]
     assert [h["kind"] for h in hits(world, world.alice, "draft type:pdf")] == ["file"]
+    assert [h["kind"] for h in hits(world, world.alice, "draft kind:file,fileset")] == ["file"]
+    assert [h["kind"] for h in hits(world, world.alice, "draft -kind:folder")] == ["file"]
     # A fileset holding another file too is an element of its own: both are found.
     fileset = world.alice.ok(world.alice.get(f"/resources/{world.ids['report draft.pdf']}"))
     world.admin.ok(world.admin.upload(fileset["parent_id"], "page2.txt", b"two"), 201)
