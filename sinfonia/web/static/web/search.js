@@ -215,6 +215,15 @@
         default: break;
       }
     });
+    // Tooltips of results about to be replaced go with them (else one shown stays behind).
+    document.body.addEventListener("htmx:beforeSwap", (e) => {
+      const target = e.detail.target;
+      if (!window.bootstrap || !target.closest || !target.closest("#search-body, .sf-search-results")) return;
+      $$('[data-bs-toggle="tooltip"]', target).forEach((el) => {
+        const tip = bootstrap.Tooltip.getInstance(el);
+        if (tip) tip.dispose();
+      });
+    });
     // A sort or page change re-renders the results: the shared link follows it.
     document.body.addEventListener("htmx:afterSettle", () => {
       const results = $("#search-body #search-results");
