@@ -96,6 +96,11 @@ def test_a_shared_link_shows_its_results_after_logging_in(page: Any) -> None:
         "thorax notes.txt",
         "thorax report.pdf",
     ]
+    # on the results page, the header's box shows its results on the page too
+    page.fill("#quick-search-input", "notes")
+    page.press("#quick-search-input", "Enter")
+    page.wait_for_url(re.compile(r"/search/\?q=notes$"))
+    assert hit_names(page.locator("#search-results")) == ["thorax notes.txt"]
 
 
 def test_quick_search_shows_the_results_dialog(page: Any) -> None:

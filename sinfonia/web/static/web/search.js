@@ -177,7 +177,9 @@
     let q = $("#quick-search-input").value.trim();
     const scope = $("#quick-search-scope");
     if (scope && scope.value) q = (q + " under:" + quote(scope.value)).trim();
-    if (q) openResults(q);
+    if (!q) return;
+    if ($("#search-page")) window.location.href = "/search/?q=" + encodeURIComponent(q); // the page shows them
+    else openResults(q);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
