@@ -62,6 +62,7 @@ def node_page(request: HttpRequest, node_id: int) -> HttpResponse:
         "may_admin": level is not None and level >= Level.ADMIN and node.kind != Kind.FILESET,
         "is_home": node.home_of_id is not None,
         "preview_id": _int(request.GET.get("preview"), 0, 0, 2**62),
+        "search_under": selectors.path_of(node),
     }
     return render(request, "web/node.html", context)
 

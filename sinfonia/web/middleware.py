@@ -44,7 +44,8 @@ class PrivacyPolicyMiddleware:
             and request.session.get(SESSION_KEY) != pages.policy_version()
         ):
             if not pages.has_accepted_policy(user):
-                target = reverse("privacy-accept") + "?" + urlencode({"next": request.path})
+                query = urlencode({"next": request.get_full_path()})  # the query string too
+                target = reverse("privacy-accept") + "?" + query
                 return HttpResponseRedirect(target)
             request.session[SESSION_KEY] = pages.policy_version()
         return self.get_response(request)

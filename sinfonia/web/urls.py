@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from sinfonia.web import auth, browse, contact, people, sftp, twofactor, views
+from sinfonia.web import auth, browse, contact, people, search, sftp, twofactor, views
 
 urlpatterns = [
     path("login/", auth.login_page, name="login"),
@@ -30,4 +30,7 @@ urlpatterns = [
     path("sftp/", sftp.sftp_page, name="sftp"),
     path("sftp/destinations/", sftp.destinations, name="sftp-destinations"),
     path("sftp/default-name/", sftp.default_name, name="sftp-default-name"),
+    path("search/", search.search_page, name="search"),
+    path("search/results/", search.search_results, name="search-results"),
+    path("search/advanced/", search.advanced, name="search-advanced"),
 ]
