@@ -140,9 +140,13 @@ def _setup(data: str | None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sinfonia.settings")
     import django
     from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
 
     if not apps.ready:
-        django.setup()
+        try:
+            django.setup()
+        except ImproperlyConfigured as exc:  # a setting is wrong: say which, no traceback
+            raise SystemExit(f"sinfonia: {exc}") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,202 @@
+"""Sign-in against an LDAP directory: a Django authentication backend on django-auth-ldap.
+
+Loaded only when ``SINFONIA_LDAP_URL`` is set (``settings.SINFONIA_LDAP``); it needs the
+``sinfonia[ldap]`` extra (python-ldap, django-auth-ldap). Every front-end that takes a password
+(portal, REST session, SFTP) calls Django's ``authenticate()``, which tries local passwords
+first (ModelBackend) and this backend second. A successful directory sign-in:
+
+- creates the local account on first sign-in through `users.create_directory_user` (personal
+  collection and audit event as for any account; no usable local password);
+- refreshes first name, last name and e-mail from the directory;
+- makes the account a site administrator exactly when the person is in the
+  ``SINFONIA_LDAP_ADMIN_GROUP`` group (when one is configured);
+- mirrors the ``SINFONIA_LDAP_MIRROR_GROUPS`` groups into Sinfonia groups
+  (`groups.mirror_memberships`): joined when in the directory group, left when not.
+
+An account with a usable local password is a local account: the directory is not asked about
+it, so a directory entry of the same name cannot take it over. Locked directory accounts
+(OpenLDAP ppolicy ``pwdAccountLockedTime``, or anything else that makes the bind fail or the
+user filter miss) are refused; a locally deactivated account is refused too.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import ldap
+from django.conf import settings
+from django_auth_ldap.backend import LDAPBackend
+from django_auth_ldap.config import (
+    GroupOfNamesType,
+    GroupOfUniqueNamesType,
+    LDAPGroupType,
+    LDAPSearch,
+    PosixGroupType,
+)
+
+from sinfonia.accounts.models import User
+from sinfonia.accounts.services import groups, users
+from sinfonia.core.context import Actor
+from sinfonia.core.errors import ServiceError
+
+log = logging.getLogger("sinfonia.ldap")
+
+GROUP_TYPES: dict[str, type[LDAPGroupType]] = {
+    "groupOfNames": GroupOfNamesType,
+    "groupOfUniqueNames": GroupOfUniqueNamesType,
+    "posixGroup": PosixGroupType,
+}
+
+
+def config() -> dict[str, Any]:
+    conf: dict[str, Any] | None = getattr(settings, "SINFONIA_LDAP", None)
+    if conf is None:
+        raise RuntimeError("LDAP is not configured (SINFONIA_LDAP_URL)")
+    return conf
+
+
+def actor() -> Actor:
+    """Who creates accounts and mirrors groups on the directory's word (audit: channel ldap)."""
+    return Actor(user=None, channel="ldap", client=config()["url"], system=True)
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def django_auth_ldap_settings(conf: dict[str, Any]) -> dict[str, Any]:
+    """django-auth-ldap's settings (without their ``AUTH_LDAP_`` prefix) for ``conf``."""
+    options: dict[int, Any] = {
+        ldap.OPT_NETWORK_TIMEOUT: conf["timeout"],
+        ldap.OPT_TIMEOUT: conf["timeout"],
+        ldap.OPT_REFERRALS: 0,
+    }
+    if conf["ca_file"]:
+        options[ldap.OPT_X_TLS_CACERTFILE] = conf["ca_file"]
+        options[ldap.OPT_X_TLS_REQUIRE_CERT] = ldap.OPT_X_TLS_DEMAND
+        options[ldap.OPT_X_TLS_NEWCTX] = 0  # last: applies the TLS options above
+    attr_map = {}
+    for pair in _split(conf["user_attrs"]):
+        field, _, attribute = pair.partition("=")
+        if field.strip() not in ("first_name", "last_name", "email") or not attribute.strip():
+            raise ValueError(f"SINFONIA_LDAP_USER_ATTRS: cannot map {pair!r}")
+        attr_map[field.strip()] = attribute.strip()
+    result: dict[str, Any] = {
+        "SERVER_URI": conf["url"],
+        "BIND_DN": conf["bind_dn"],
+        "BIND_PASSWORD": conf["bind_password"],
+        "START_TLS": conf["starttls"],
+        "CONNECTION_OPTIONS": options,
+        "USER_SEARCH": LDAPSearch(conf["user_base"], ldap.SCOPE_SUBTREE, conf["user_filter"]),
+        "USER_ATTR_MAP": attr_map,
+        "ALWAYS_UPDATE_USER": True,
+        "CACHE_TIMEOUT": 0,
+        "REQUIRE_GROUP": conf["require_group"] or None,
+    }
+    if conf["group_base"]:
+        kind = conf["group_type"]
+        if kind not in GROUP_TYPES:
+            raise ValueError(f"SINFONIA_LDAP_GROUP_TYPE: one of {', '.join(GROUP_TYPES)}")
+        group_filter = conf["group_filter"] or f"(objectClass={kind})"
+        result["GROUP_SEARCH"] = LDAPSearch(conf["group_base"], ldap.SCOPE_SUBTREE, group_filter)
+        result["GROUP_TYPE"] = GROUP_TYPES[kind]()
+    return result
+
+
+class DirectoryBackend(LDAPBackend):  # type: ignore[misc]  # django-auth-ldap is untyped
+    """django-auth-ldap configured from ``settings.SINFONIA_LDAP``, creating accounts and
+    mirroring groups through Sinfonia's services."""
+
+    # Nothing in Django's settings starts with this: ours come from SINFONIA_LDAP alone.
+    settings_prefix = "SINFONIA_UNUSED_AUTH_LDAP_"
+
+    @property
+    def default_settings(self) -> dict[str, Any]:
+        return django_auth_ldap_settings(config())
+
+    # -- Django's entry points --------------------------------------------------------------------
+    def authenticate(
+        self,
+        request: Any,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        if not username or not password:
+            return None
+        username = username.strip()
+        local = User.objects.filter(username__iexact=username).first()
+        if local is not None and local.has_usable_password():
+            return None  # a local account: ModelBackend alone decides
+        try:
+            user = super().authenticate(request, username=username, password=password, **kwargs)
+        except ServiceError as exc:
+            log.warning("LDAP sign-in of %r refused: %s", username, exc)
+            return None
+        if not isinstance(user, User) or not user.is_active:
+            return None
+        return user
+
+    def authenticate_ldap_user(self, ldap_user: Any, password: str) -> User | None:
+        user = ldap_user.authenticate(password)
+        if not isinstance(user, User):
+            return None
+        self._sync(user, ldap_user)
+        return user
+
+    def populate_user(self, username: str) -> User | None:
+        """The account of directory person ``username`` (created if new, refreshed if not)
+        without their password: for naming someone before their first sign-in."""
+        local = User.objects.filter(username__iexact=username).first()
+        if local is not None and local.has_usable_password():
+            return local
+        user = super().populate_user(username)
+        if isinstance(user, User):
+            self._sync(user, getattr(user, "ldap_user"))  # noqa: B009  # set by django-auth-ldap
+        return user if isinstance(user, User) else None
+
+    # -- django-auth-ldap's hooks -----------------------------------------------------------------
+    def get_or_build_user(self, username: str, ldap_user: Any) -> tuple[User, bool]:
+        """The account, created through the service layer on first sign-in."""
+        username = username.lower()
+        user = User.objects.filter(username__iexact=username).first()
+        if user is None:
+            fields = {
+                field: str(values[0])
+                for field, attribute in self.settings.USER_ATTR_MAP.items()
+                if (values := ldap_user.attrs.get(attribute))
+            }
+            user = users.create_directory_user(
+                actor(), username, site_admin=self._is_admin(ldap_user), **fields
+            )
+            log.info("created account %s for %s", username, ldap_user.dn)
+        elif user.has_usable_password():
+            raise ldap_user.AuthenticationFailed(f"{username} is a local account")
+        return user, False  # saved already: django-auth-ldap must not treat it as new
+
+    # -- groups ------------------------------------------------------------------------------------
+    def _is_admin(self, ldap_user: Any) -> bool:
+        admin_group = config()["admin_group"]
+        if not admin_group:
+            return False
+        return admin_group.casefold() in {name.casefold() for name in ldap_user.group_names}
+
+    def _sync(self, user: User, ldap_user: Any) -> None:
+        conf = config()
+        if conf["admin_group"]:
+            site_admin = self._is_admin(ldap_user)
+            if user.is_superuser != site_admin:
+                users.update_user(actor(), user, site_admin=site_admin)
+        if mirrored := set(_split(conf["mirror_groups"])):
+            joined, left = groups.mirror_memberships(
+                actor(), user, set(ldap_user.group_names), mirrored
+            )
+            if joined or left:
+                log.info("%s joined %s and left %s", user.username, joined, left)
+
+
+def provision(username: str) -> User | None:
+    """The account of directory person ``username``, created when the directory knows them and
+    they have not signed in yet; None when the directory does not know them."""
+    return DirectoryBackend().populate_user(username)

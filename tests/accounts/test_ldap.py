@@ -1,0 +1,211 @@
+"""Sign-in against a real OpenLDAP directory through the portal and the REST API (Django's test
+client); group mirroring, site administrators from a group, locked and local accounts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from sinfonia.accounts.models import Group, Membership, Role, User
+from sinfonia.accounts.services import groups, users
+from sinfonia.audit.models import AuditEvent
+from sinfonia.core.context import Actor
+from sinfonia.core.errors import NotFound
+from sinfonia.dicom.services import remote_aes
+from tests.accounts.conftest import PASSWORD
+from tests.accounts.ldap_server import Directory
+
+SYSTEM = Actor.local_system()
+
+
+def portal_login(username: str, password: str = PASSWORD) -> Client:
+    client = Client()
+    response = client.post("/login/", {"username": username, "password": password})
+    client.signed_in = response.status_code == 302  # type: ignore[attr-defined]
+    return client
+
+
+def api_login(username: str, password: str = PASSWORD) -> tuple[Client, Any]:
+    client = Client()
+    response = client.post(
+        "/api/v1/session",
+        json.dumps({"username": username, "password": password}),
+        content_type="application/json",
+    )
+    return client, response
+
+
+def memberships(user: User) -> dict[str, str]:
+    return {m.group.name: m.role for m in Membership.objects.filter(user=user)}
+
+
+def test_first_portal_sign_in_creates_the_account_like_a_local_one(
+    ldap_on: Directory, uid: str
+) -> None:
+    ldap_on.add_person(uid, PASSWORD, given="Grace", surname="Hopper", mail=f"{uid}@hospital.org")
+    assert not User.objects.filter(username=uid).exists()
+
+    client = portal_login(uid)
+    assert client.signed_in  # type: ignore[attr-defined]
+    assert client.get("/api/v1/users/me").json()["username"] == uid  # the portal's session
+
+    user = User.objects.get(username=uid)
+    assert (user.first_name, user.last_name, user.email) == (
+        "Grace",
+        "Hopper",
+        f"{uid}@hospital.org",
+    )
+    assert not user.has_usable_password()  # the directory keeps the password
+    assert not user.is_superuser
+    assert user.home_collection.name == f"~{uid}"
+    event = AuditEvent.objects.get(action="user.create", detail__target=uid)
+    assert event.channel == "ldap"
+    assert event.detail["source"] == "ldap"
+
+    # the second sign-in finds the account and refreshes it from the directory
+    conn = ldap_on.connect()
+    conn.modify_s(f"uid={uid},ou=people,dc=sinfonia,dc=test", [(2, "sn", [b"Hopper-Murray"])])
+    conn.unbind_s()
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+    assert User.objects.filter(username__iexact=uid).count() == 1
+    assert User.objects.get(username=uid).last_name == "Hopper-Murray"
+    assert AuditEvent.objects.filter(action="user.create", detail__target=uid).count() == 1
+
+
+def test_rest_session_sign_in(ldap_on: Directory, uid: str) -> None:
+    ldap_on.add_person(uid, PASSWORD)
+    client, response = api_login(uid)
+    assert response.status_code == 200, response.content
+    assert response.json()["user"]["username"] == uid
+    me = client.get("/api/v1/users/me")
+    assert me.status_code == 200 and me.json()["username"] == uid
+
+    _, wrong = api_login(uid, "not-the-Password-1")
+    assert wrong.status_code == 401
+    _, unknown = api_login(f"x{uid}")
+    assert unknown.status_code == 401
+
+
+def test_wrong_password_and_unknown_person_are_refused(ldap_on: Directory, uid: str) -> None:
+    ldap_on.add_person(uid, PASSWORD)
+    assert not portal_login(uid, "not-the-Password-1").signed_in  # type: ignore[attr-defined]
+    assert not portal_login(f"x{uid}").signed_in  # type: ignore[attr-defined]
+    assert not User.objects.filter(username__in=[uid, f"x{uid}"]).exists()
+
+
+def test_locked_account_is_refused_in_portal_and_api(ldap_on: Directory, uid: str) -> None:
+    ldap_on.add_person(uid, PASSWORD, groups=["radiology"])
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+
+    ldap_on.lock(uid)
+    try:
+        assert not portal_login(uid).signed_in  # type: ignore[attr-defined]
+        _, response = api_login(uid)
+        assert response.status_code == 401
+    finally:
+        ldap_on.unlock(uid)
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+
+
+def test_locked_account_never_signed_in_gets_no_account(ldap_on: Directory, uid: str) -> None:
+    ldap_on.add_person(uid, PASSWORD)
+    ldap_on.lock(uid)
+    _, response = api_login(uid)
+    assert response.status_code == 401
+    assert not User.objects.filter(username=uid).exists()
+
+
+def test_locally_deactivated_directory_account_is_refused(ldap_on: Directory, uid: str) -> None:
+    ldap_on.add_person(uid, PASSWORD)
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+    user = User.objects.get(username=uid)
+    users.update_user(SYSTEM, user, is_active=False)
+    assert not portal_login(uid).signed_in  # type: ignore[attr-defined]
+    _, response = api_login(uid)
+    assert response.status_code == 401
+
+
+def test_groups_are_mirrored_and_left_at_next_sign_in(ldap_on: Directory, uid: str) -> None:
+    local = groups.create_group(SYSTEM, f"local-{uid}")
+    ldap_on.add_person(uid, PASSWORD, groups=["radiology", "oncology"])
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+    user = User.objects.get(username=uid)
+    assert memberships(user) == {"oncology": Role.MEMBER, "radiology": Role.MEMBER}
+    radiology = Group.objects.get(name="radiology")
+    assert not radiology.public  # mirrored groups are private: their members see them
+    groups.set_member(SYSTEM, local, user)  # a membership made in Sinfonia
+
+    ldap_on.leave(uid, "oncology")
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+    assert memberships(user) == {"radiology": Role.MEMBER, f"local-{uid}": Role.MEMBER}
+
+    ldap_on.join(uid, "oncology")
+    _, response = api_login(uid)
+    assert response.status_code == 200
+    assert set(memberships(user)) == {"radiology", "oncology", f"local-{uid}"}
+    assert AuditEvent.objects.filter(action="group.leave", detail__user=uid).count() == 1
+
+
+def test_role_given_in_sinfonia_survives_sign_in(ldap_on: Directory, uid: str) -> None:
+    ldap_on.add_person(uid, PASSWORD, groups=["radiology"])
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+    user = User.objects.get(username=uid)
+    groups.set_member(SYSTEM, Group.objects.get(name="radiology"), user, Role.ADMIN)
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+    assert memberships(user) == {"radiology": Role.ADMIN}
+
+
+def test_admin_group_makes_site_administrators(ldap_on: Directory, uid: str) -> None:
+    ldap_on.add_person(uid, PASSWORD, groups=["sinfonia-admins"])
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+    user = User.objects.get(username=uid)
+    assert user.is_superuser
+    assert "sinfonia-admins" not in memberships(user)  # not a mirrored group
+
+    ldap_on.leave(uid, "sinfonia-admins")
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+    user.refresh_from_db()
+    assert not user.is_superuser
+    assert AuditEvent.objects.filter(action="user.update", detail__target=uid).count() == 1
+
+
+def test_local_account_is_not_taken_over_by_a_directory_namesake(
+    ldap_on: Directory, uid: str, make_user: Callable[..., User]
+) -> None:
+    make_user(uid)  # password a-Long-pass-123
+    ldap_on.add_person(uid, PASSWORD, groups=["radiology"])
+    assert not portal_login(uid).signed_in  # type: ignore[attr-defined]
+    assert portal_login(uid, "a-Long-pass-123").signed_in  # type: ignore[attr-defined]
+    assert memberships(User.objects.get(username=uid)) == {}
+
+
+def test_local_accounts_keep_working_beside_the_directory(
+    ldap_on: Directory, make_user: Callable[..., User], uid: str
+) -> None:
+    make_user(uid)
+    _, response = api_login(uid, "a-Long-pass-123")
+    assert response.status_code == 200
+
+
+def test_person_named_before_first_sign_in_for_a_dicom_mapping(
+    ldap_on: Directory, uid: str
+) -> None:
+    """An administrator maps an AE title to a directory person who has never signed in: the
+    account is made from the directory then (``users.find_user``, used by the CLI and portal)."""
+    ldap_on.add_person(uid, PASSWORD, given="Marie", surname="Curie", groups=["oncology"])
+    user = users.find_user(uid)
+    assert (user.first_name, user.has_usable_password()) == ("Marie", False)
+    assert memberships(user) == {"oncology": Role.MEMBER}
+    remote_aes.add_remote_ae(SYSTEM, "MODALITY1", user=user)
+    remote = remote_aes.calling_ae("MODALITY1")
+    assert remote is not None and remote.user == user
+    # later sign-ins find the same account
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+    assert User.objects.filter(username=uid).count() == 1
+
+    with pytest.raises(NotFound):
+        users.find_user(f"x{uid}")  # nobody in the directory either
