@@ -1,0 +1,96 @@
+"""Directory sign-in on a real ``sinfonia serve`` (HTTP and SFTP) pointed at a real slapd:
+portal form, REST session and SFTP password log-in; a locked account refused by all three."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import paramiko
+import pytest
+
+from tests.accounts.conftest import PASSWORD
+from tests.accounts.ldap_server import Directory
+from tests.sftp.live import SftpServer
+from tests.transfers.live import free_port, running
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(directory: Directory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SftpServer]:
+    root = tmp_path_factory.mktemp("ldap-live")
+    (root / "keys").mkdir()
+    with running(
+        root,
+        SftpServer,
+        settings=directory.env(),
+        sftp_port=free_port(),
+        keys_dir=root / "keys",
+    ) as live:
+        assert isinstance(live, SftpServer)
+        yield live
+
+
+def portal_sign_in(server: SftpServer, username: str, password: str = PASSWORD) -> bool:
+    """The portal's sign-in form, as a browser posts it (CSRF token from the form)."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as web:
+        form = web.get("/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        assert token is not None, form.text[:500]
+        response = web.post(
+            "/login/",
+            data={"csrfmiddlewaretoken": token[1], "username": username, "password": password},
+            headers={"Referer": f"{server.base_url}/login/"},
+        )
+        if response.status_code != 302:
+            return False
+        me = web.get("/api/v1/users/me")
+        return me.status_code == 200 and me.json()["username"] == username
+
+
+def api_sign_in(server: SftpServer, username: str, password: str = PASSWORD) -> int:
+    with httpx.Client(base_url=server.api_url, timeout=30) as api:
+        response = api.post("/session", json={"username": username, "password": password})
+        if response.status_code == 200:
+            assert response.json()["user"]["username"] == username
+        return response.status_code
+
+
+def sftp_listing(server: SftpServer, username: str, password: str = PASSWORD) -> list[str]:
+    transport = paramiko.Transport(("127.0.0.1", server.sftp_port))
+    try:
+        transport.connect(username=username, password=password)
+        client = paramiko.SFTPClient.from_transport(transport)
+        assert client is not None
+        return sorted(client.listdir("/repository"))
+    finally:
+        transport.close()
+
+
+def test_first_sign_in_by_sftp_then_portal_and_api(
+    server: SftpServer, directory: Directory, uid: str
+) -> None:
+    directory.add_person(uid, PASSWORD)
+    # SFTP first: the account and its personal collection are made on the way in
+    assert f"~{uid}" in sftp_listing(server, uid)
+    assert portal_sign_in(server, uid)
+    assert api_sign_in(server, uid) == 200
+    assert api_sign_in(server, uid, "not-the-Password-1") == 401
+
+
+def test_locked_account_is_refused_everywhere(
+    server: SftpServer, directory: Directory, uid: str
+) -> None:
+    directory.add_person(uid, PASSWORD)
+    assert api_sign_in(server, uid) == 200  # known to Sinfonia before the lock
+    directory.lock(uid)
+    try:
+        assert not portal_sign_in(server, uid)
+        assert api_sign_in(server, uid) == 401
+        with pytest.raises(paramiko.AuthenticationException):
+            sftp_listing(server, uid)
+    finally:
+        directory.unlock(uid)
+    assert f"~{uid}" in sftp_listing(server, uid)
