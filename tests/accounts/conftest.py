@@ -27,14 +27,30 @@ def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
         server.stop()
 
 
-@pytest.fixture
-def ldap_on(directory: Directory, settings: Any, db: None) -> Directory:
-    """Sinfonia configured (for this test) as ``SINFONIA_LDAP_*`` = ``directory.env()``."""
-    settings.SINFONIA_LDAP = ldap_settings(directory.env())
+@pytest.fixture(scope="session")
+def tls_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
+    """A second slapd that refuses every operation before StartTLS."""
+    server = start_directory(tmp_path_factory.mktemp("slapd-tls"), tls=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def configure(settings: Any, directory: Directory, **overrides: str) -> None:
+    """Point Sinfonia (this test's settings) at ``directory`` as ``sinfonia/settings.py``
+    would for the environment ``directory.env(**overrides)``."""
+    settings.SINFONIA_LDAP = ldap_settings(directory.env(**overrides))
     settings.AUTHENTICATION_BACKENDS = [
         "django.contrib.auth.backends.ModelBackend",
         "sinfonia.accounts.directory.DirectoryBackend",
     ]
+
+
+@pytest.fixture
+def ldap_on(directory: Directory, settings: Any, db: None) -> Directory:
+    """Sinfonia configured (for this test) as ``SINFONIA_LDAP_*`` = ``directory.env()``."""
+    configure(settings, directory)
     return directory
 
 

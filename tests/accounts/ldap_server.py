@@ -62,7 +62,54 @@ def _module_dir() -> Path:
     raise RuntimeError("slapd's back_mdb module not found: ./run test installs slapd")
 
 
-def _config(root: Path, root_password: str) -> str:
+def _tls_files(root: Path) -> str:
+    """A throw-away CA and a certificate for 127.0.0.1 it signed; slapd.conf's TLS lines, which
+    also refuse every operation before StartTLS (``security tls=1``)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    pem = serialization.Encoding.PEM
+
+    def issue(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            import ipaddress
+
+            san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+            builder = builder.add_extension(san, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = issue("Sinfonia test CA", ca_key, "Sinfonia test CA", ca_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = issue("127.0.0.1", key, "Sinfonia test CA", ca_key, ca=False)
+    (root / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (root / "server.pem").write_bytes(cert.public_bytes(pem))
+    (root / "server.key").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return f"""TLSCACertificateFile {root / "ca.pem"}
+TLSCertificateFile {root / "server.pem"}
+TLSCertificateKeyFile {root / "server.key"}
+security tls=1
+"""
+
+
+def _config(root: Path, root_password: str, tls: bool) -> str:
     schema = _schema_dir()
     includes = "\n".join(
         f"include {schema / name}.schema" for name in ("core", "cosine", "inetorgperson", "nis")
@@ -73,7 +120,7 @@ moduleload back_mdb
 moduleload ppolicy
 pidfile {root / "slapd.pid"}
 argsfile {root / "slapd.args"}
-
+{_tls_files(root) if tls else ""}
 database mdb
 suffix "{SUFFIX}"
 rootdn "{ROOT_DN}"
@@ -121,8 +168,13 @@ class Directory:
     port: int
     root_password: str
     reader_password: str
+    tls: bool = False  # StartTLS required, with a certificate from ``ca_file``
     proc: subprocess.Popen[bytes] | None = None
     people: set[str] = field(default_factory=set)
+
+    @property
+    def ca_file(self) -> Path:
+        return self.root / "ca.pem"
 
     @property
     def url(self) -> str:
@@ -130,15 +182,23 @@ class Directory:
 
     def env(self, **overrides: str) -> dict[str, str]:
         """``SINFONIA_LDAP_*`` settings that point Sinfonia at this directory."""
-        return {
-            "SINFONIA_LDAP_URL": self.url,
-            "SINFONIA_LDAP_BIND_DN": READER_DN,
-            "SINFONIA_LDAP_BIND_PASSWORD": self.reader_password,
-            "SINFONIA_LDAP_USER_BASE": PEOPLE,
-            "SINFONIA_LDAP_GROUP_BASE": GROUPS,
-            "SINFONIA_LDAP_MIRROR_GROUPS": "radiology,oncology",
-            "SINFONIA_LDAP_ADMIN_GROUP": "sinfonia-admins",
-        } | overrides
+        return (
+            {
+                "SINFONIA_LDAP_URL": self.url,
+                "SINFONIA_LDAP_BIND_DN": READER_DN,
+                "SINFONIA_LDAP_BIND_PASSWORD": self.reader_password,
+                "SINFONIA_LDAP_USER_BASE": PEOPLE,
+                "SINFONIA_LDAP_GROUP_BASE": GROUPS,
+                "SINFONIA_LDAP_MIRROR_GROUPS": "radiology,oncology",
+                "SINFONIA_LDAP_ADMIN_GROUP": "sinfonia-admins",
+            }
+            | (
+                {"SINFONIA_LDAP_STARTTLS": "1", "SINFONIA_LDAP_CA_FILE": str(self.ca_file)}
+                if self.tls
+                else {}
+            )
+            | overrides
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = 30) -> None:
@@ -181,11 +241,20 @@ class Directory:
 
     # -- changes, as the root DN ------------------------------------------------------------------
     def connect(self) -> Any:
+
+        conn = self._connection()
+        conn.simple_bind_s(ROOT_DN, self.root_password)
+        return conn
+
+    def _connection(self) -> Any:
         import ldap
 
         conn = ldap.initialize(self.url)
         conn.set_option(ldap.OPT_NETWORK_TIMEOUT, 5)
-        conn.simple_bind_s(ROOT_DN, self.root_password)
+        if self.tls:
+            conn.set_option(ldap.OPT_X_TLS_CACERTFILE, str(self.ca_file))
+            conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
+            conn.start_tls_s()
         return conn
 
     def _modify(self, dn: str, changes: list[tuple[int, str, list[bytes] | None]]) -> None:
@@ -257,7 +326,7 @@ class Directory:
     def can_bind(self, uid: str, password: str) -> bool:
         import ldap
 
-        conn = ldap.initialize(self.url)
+        conn = self._connection()
         try:
             conn.simple_bind_s(f"uid={uid},{PEOPLE}", password)
         except ldap.INVALID_CREDENTIALS:
@@ -267,8 +336,9 @@ class Directory:
         return True
 
 
-def start_directory(root: Path) -> Directory:
-    """Generate a directory in ``root`` (empty) and start slapd on a free loopback port."""
+def start_directory(root: Path, *, tls: bool = False) -> Directory:
+    """Generate a directory in ``root`` (empty) and start slapd on a free loopback port; with
+    ``tls``, one that refuses everything before StartTLS."""
     if not Path(SLAPD).exists():
         raise RuntimeError("slapd is missing: ./run test installs the Debian slapd package")
     (root / "db").mkdir(parents=True)
@@ -277,8 +347,9 @@ def start_directory(root: Path) -> Directory:
         port=free_port(),
         root_password=secrets.token_urlsafe(12),
         reader_password=secrets.token_urlsafe(12),
+        tls=tls,
     )
-    (root / "slapd.conf").write_text(_config(root, directory.root_password))
+    (root / "slapd.conf").write_text(_config(root, directory.root_password, tls))
     (root / "data.ldif").write_text(_ldif(directory.reader_password))
     subprocess.run(
         [SLAPADD, "-q", "-f", str(root / "slapd.conf"), "-l", str(root / "data.ldif")],

@@ -16,7 +16,7 @@ from sinfonia.audit.models import AuditEvent
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import NotFound
 from sinfonia.dicom.services import remote_aes
-from tests.accounts.conftest import PASSWORD
+from tests.accounts.conftest import PASSWORD, configure
 from tests.accounts.ldap_server import Directory
 
 SYSTEM = Actor.local_system()
@@ -209,3 +209,26 @@ def test_person_named_before_first_sign_in_for_a_dicom_mapping(
 
     with pytest.raises(NotFound):
         users.find_user(f"x{uid}")  # nobody in the directory either
+
+
+@pytest.mark.parametrize(
+    ("overrides", "signed_in"),
+    [
+        ({}, True),  # StartTLS, the certificate checked against the test CA
+        ({"SINFONIA_LDAP_STARTTLS": "0"}, False),  # the server refuses a plain bind
+        ({"SINFONIA_LDAP_CA_FILE": ""}, False),  # a certificate the system CAs do not know
+    ],
+)
+def test_starttls(
+    tls_directory: Directory,
+    settings: Any,
+    db: None,
+    uid: str,
+    overrides: dict[str, str],
+    signed_in: bool,
+) -> None:
+    configure(settings, tls_directory, **overrides)
+    tls_directory.add_person(uid, PASSWORD, groups=["radiology"])
+    _, response = api_login(uid)
+    assert response.status_code == (200 if signed_in else 401)
+    assert User.objects.filter(username=uid).exists() == signed_in
