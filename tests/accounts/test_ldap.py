@@ -14,7 +14,7 @@ from sinfonia.accounts.models import Group, Membership, Role, User
 from sinfonia.accounts.services import groups, users
 from sinfonia.audit.models import AuditEvent
 from sinfonia.core.context import Actor
-from sinfonia.core.errors import NotFound
+from sinfonia.core.errors import Invalid, NotFound
 from sinfonia.dicom.services import remote_aes
 from tests.accounts.conftest import PASSWORD, configure
 from tests.accounts.ldap_server import Directory
@@ -232,3 +232,21 @@ def test_starttls(
     _, response = api_login(uid)
     assert response.status_code == (200 if signed_in else 401)
     assert User.objects.filter(username=uid).exists() == signed_in
+
+
+def test_directory_password_is_not_changed_in_sinfonia(ldap_on: Directory, uid: str) -> None:
+    ldap_on.add_person(uid, PASSWORD)
+    client, response = api_login(uid)
+    user_id = response.json()["user"]["id"]
+    csrf = response.json()["csrf_token"]
+    change = client.put(
+        f"/api/v1/users/{user_id}/password",
+        json.dumps({"old_password": PASSWORD, "new_password": "An0ther-long-pass"}),
+        content_type="application/json",
+        headers={"X-CSRFToken": csrf},
+    )
+    assert change.status_code == 400, change.content
+    assert change.json()["code"] == "directory_account"
+    with pytest.raises(Invalid):  # nor by a site administrator
+        users.set_password(SYSTEM, User.objects.get(username=uid), "An0ther-long-pass")
+    assert portal_login(uid).signed_in  # type: ignore[attr-defined]

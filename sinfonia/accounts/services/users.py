@@ -174,7 +174,12 @@ def set_password(actor: Actor, user: User, new: str, *, old: str | None = None) 
     own = actor.user is not None and actor.user.pk == user.pk
     if not own:
         require_site_admin(actor, "set other people's passwords")
-    elif not actor.is_site_admin and (old is None or not user.check_password(old)):
+    if settings.SINFONIA_LDAP is not None and not user.has_usable_password():
+        raise Invalid(
+            AccountError.DIRECTORY_ACCOUNT,
+            f"{user.username} signs in with the LDAP directory: change the password there.",
+        )
+    if own and not actor.is_site_admin and (old is None or not user.check_password(old)):
         raise Invalid(AccountError.WEAK_PASSWORD, "The current password is wrong.")
     _check_password(new, user)
     user.set_password(new)
