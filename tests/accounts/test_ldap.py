@@ -250,3 +250,14 @@ def test_directory_password_is_not_changed_in_sinfonia(ldap_on: Directory, uid: 
     with pytest.raises(Invalid):  # nor by a site administrator
         users.set_password(SYSTEM, User.objects.get(username=uid), "An0ther-long-pass")
     assert portal_login(uid).signed_in  # type: ignore[attr-defined]
+
+
+def test_directory_name_that_is_no_valid_user_name_is_refused(
+    ldap_on: Directory, uid: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = f"{uid} smith"  # a space: fine in LDAP, not in a Sinfonia user name
+    ldap_on.add_person(name, PASSWORD)
+    _, response = api_login(name)
+    assert response.status_code == 401
+    assert not User.objects.filter(username__startswith=uid).exists()
+    assert "A user name is" in caplog.text

@@ -4,6 +4,9 @@ portal form, REST session and SFTP password log-in; a locked account refused by 
 from __future__ import annotations
 
 import re
+import secrets
+import shutil
+import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -13,7 +16,7 @@ import pytest
 from tests.accounts.conftest import PASSWORD
 from tests.accounts.ldap_server import Directory
 from tests.sftp.live import SftpServer
-from tests.transfers.live import free_port, running
+from tests.transfers.live import SINFONIA, free_port, running
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +31,7 @@ def server(directory: Directory, tmp_path_factory: pytest.TempPathFactory) -> It
         settings=directory.env(),
         sftp_port=free_port(),
         keys_dir=root / "keys",
+        dicom_port=free_port(),
     ) as live:
         assert isinstance(live, SftpServer)
         yield live
@@ -94,3 +98,36 @@ def test_locked_account_is_refused_everywhere(
     finally:
         directory.unlock(uid)
     assert f"~{uid}" in sftp_listing(server, uid)
+
+
+def echo(server: SftpServer, aet: str) -> subprocess.CompletedProcess[str]:
+    peer = ["127.0.0.1", str(server.dicom_port)]
+    return subprocess.run(
+        ["echoscu", "-aet", aet, "-aec", "SINFONIA", *peer],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_ae_title_mapped_to_a_person_who_never_signed_in(
+    server: SftpServer, directory: Directory, uid: str
+) -> None:
+    assert shutil.which("echoscu"), "DCMTK's echoscu is missing: ./run test installs dcmtk"
+    directory.add_person(uid, PASSWORD)
+    aet = f"LDAP{secrets.token_hex(3).upper()}"
+    assert echo(server, aet).returncode != 0  # not mapped yet: rejected at association
+    assert uid in server.cli("dicom", "ae", "add", aet, "--user", uid)
+    done = echo(server, aet)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the account made for the mapping is the one the person signs in to
+    assert f"~{uid}" in sftp_listing(server, uid)
+
+    unknown = subprocess.run(
+        [str(SINFONIA), "dicom", "ae", "add", f"{aet}X", "--user", f"x{uid}",
+         "--data", str(server.data)],
+        env=server.env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert unknown.returncode != 0
+    assert f"No user named 'x{uid}'" in unknown.stderr
