@@ -16,6 +16,7 @@ from sinfonia.audit.models import AuditEvent
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Invalid, NotFound
 from sinfonia.dicom.services import remote_aes
+from sinfonia.support.services import pages
 from tests.accounts.conftest import PASSWORD, configure
 from tests.accounts.ldap_server import Directory
 
@@ -261,3 +262,21 @@ def test_directory_name_that_is_no_valid_user_name_is_refused(
     assert response.status_code == 401
     assert not User.objects.filter(username__startswith=uid).exists()
     assert "A user name is" in caplog.text
+
+
+def test_portal_profile_sends_directory_accounts_to_the_directory(
+    ldap_on: Directory, uid: str, make_user: Callable[..., User]
+) -> None:
+    ldap_on.add_person(uid, PASSWORD)
+    client = portal_login(uid)
+    user = User.objects.get(username=uid)
+    pages.accept_policy(Actor(user=user, channel="web"))
+    page = client.get("/profile/").content.decode()
+    assert 'id="directory-account"' in page
+    assert 'value="password"' not in page  # no password form
+
+    local = make_user(f"l{uid}")
+    pages.accept_policy(Actor(user=local, channel="web"))
+    page = portal_login(local.username, "a-Long-pass-123").get("/profile/").content.decode()
+    assert 'id="directory-account"' not in page
+    assert 'value="password"' in page

@@ -8,6 +8,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import paramiko
@@ -17,6 +18,7 @@ from tests.accounts.conftest import PASSWORD
 from tests.accounts.ldap_server import Directory
 from tests.sftp.live import SftpServer
 from tests.transfers.live import SINFONIA, free_port, running
+from tests.web.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.slow
 
@@ -131,3 +133,41 @@ def test_ae_title_mapped_to_a_person_who_never_signed_in(
     )  # fmt: skip
     assert unknown.returncode != 0
     assert f"No user named 'x{uid}'" in unknown.stderr
+
+
+def test_browser_sign_in_and_profile(
+    server: SftpServer, directory: Directory, chromium: Any
+) -> None:
+    """A directory person signs in to the portal in Chromium; their profile says the password
+    is the directory's (docs/screenshots/profile-ldap-light.png and -dark.png)."""
+    uid = "rfranklin"  # a fixed name: the screenshots stay the same from run to run
+    directory.add_person(uid, PASSWORD, given="Rosalind", surname="Franklin")
+    context = chromium.new_context(
+        viewport={"width": 1366, "height": 800}, base_url=server.base_url
+    )
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto("/login/")
+        page.fill("#id_username", uid)
+        page.fill("#id_password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(re.compile(r"/privacy/accept/"))
+        page.check("#accept")
+        page.click("#accept-submit")
+        page.wait_for_url(re.compile(r"/$"))
+        page.goto("/profile/")
+        page.click("#consent-essential")  # the cookie notice would hide the card
+        assert page.locator("#p-first").input_value() == "Rosalind"
+        assert page.locator("#directory-account").is_visible()
+        assert page.locator("input[name=new]").count() == 0
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.mouse.move(0, 0)
+        for theme in ("light", "dark"):
+            page.evaluate(f"document.documentElement.setAttribute('data-bs-theme', '{theme}')")
+            page.wait_for_timeout(350)
+            page.screenshot(path=str(SCREENSHOTS / f"profile-ldap-{theme}.png"))
+    finally:
+        context.close()
+    assert not errors, errors

@@ -168,13 +168,18 @@ def update_user(
     return user
 
 
+def is_directory_account(user: User) -> bool:
+    """Whether ``user`` signs in with the LDAP directory's password (no local one)."""
+    return settings.SINFONIA_LDAP is not None and not user.has_usable_password()
+
+
 @transaction.atomic
 def set_password(actor: Actor, user: User, new: str, *, old: str | None = None) -> None:
     """Change a password: users give their current one; site administrators need not."""
     own = actor.user is not None and actor.user.pk == user.pk
     if not own:
         require_site_admin(actor, "set other people's passwords")
-    if settings.SINFONIA_LDAP is not None and not user.has_usable_password():
+    if is_directory_account(user):
         raise Invalid(
             AccountError.DIRECTORY_ACCOUNT,
             f"{user.username} signs in with the LDAP directory: change the password there.",
