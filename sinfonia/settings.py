@@ -86,6 +86,7 @@ _LDAP_KEYS = {
     "starttls": False,
     "ca_file": "",  # CA certificates to verify the server's certificate with
     "timeout": 10,  # seconds for connecting and for each operation
+    "sync_seconds": 3600,  # `serve` deactivates locked or removed accounts this often; 0: never
 }
 
 

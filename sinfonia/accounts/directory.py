@@ -22,10 +22,13 @@ user filter miss) are refused; a locally deactivated account is refused too.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import ldap
+import ldap.filter
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django_auth_ldap.backend import LDAPBackend
 from django_auth_ldap.config import (
     GroupOfNamesType,
@@ -41,6 +44,11 @@ from sinfonia.core.context import Actor
 from sinfonia.core.errors import ServiceError
 
 log = logging.getLogger("sinfonia.ldap")
+
+# OpenLDAP ppolicy: pwdAccountLockedTime with this value is a lock set by an administrator
+# (until removed); any other value is a lock-out after failed binds, which expires by policy.
+LOCKED_BY_ADMINISTRATOR = "000001010000Z"
+LOCK_ATTRIBUTE = "pwdAccountLockedTime"
 
 GROUP_TYPES: dict[str, type[LDAPGroupType]] = {
     "groupOfNames": GroupOfNamesType,
@@ -194,6 +202,66 @@ class DirectoryBackend(LDAPBackend):  # type: ignore[misc]  # django-auth-ldap i
             )
             if joined or left:
                 log.info("%s joined %s and left %s", user.username, joined, left)
+
+
+def _connect(conf: dict[str, Any]) -> Any:
+    """A connection bound as the service account (python-ldap errors propagate)."""
+    conn = ldap.initialize(conf["url"])
+    for option, value in django_auth_ldap_settings(conf)["CONNECTION_OPTIONS"].items():
+        conn.set_option(option, value)
+    if conf["starttls"]:
+        conn.start_tls_s()
+    conn.simple_bind_s(conf["bind_dn"], conf["bind_password"])
+    return conn
+
+
+@dataclass
+class SyncReport:
+    checked: int = 0
+    deactivated: dict[str, str] = field(default_factory=dict)  # user name: why
+
+
+def sync(actor: Actor) -> SyncReport:
+    """Deactivate the active directory accounts that the directory no longer vouches for: not
+    found by the user filter any more, or locked by an administrator (OpenLDAP ppolicy's
+    permanent ``pwdAccountLockedTime``). Their API keys, SSH keys and DIMSE mappings stop
+    working with it; a sign-in cannot reactivate them (a site administrator can). Lock-outs
+    after failed passwords, which expire, are left alone. Site administrators only.
+
+    An unreachable directory raises ``ldap.LDAPError`` before anyone is deactivated.
+    """
+    users.require_site_admin(actor, "synchronise accounts with the directory")
+    conf = config()
+    report = SyncReport()
+    conn = _connect(conf)
+    try:
+        accounts = User.objects.filter(
+            is_active=True, password__startswith=UNUSABLE_PASSWORD_PREFIX
+        ).order_by("username")
+        for user in accounts:
+            report.checked += 1
+            filterstr = conf["user_filter"] % {
+                "user": ldap.filter.escape_filter_chars(user.username)
+            }
+            found = [
+                attrs
+                for dn, attrs in conn.search_s(
+                    conf["user_base"], ldap.SCOPE_SUBTREE, filterstr, ["uid", LOCK_ATTRIBUTE]
+                )
+                if dn is not None  # referrals come back without a DN
+            ]
+            if len(found) != 1:
+                why = "not in the directory"
+            elif LOCKED_BY_ADMINISTRATOR.encode() in found[0].get(LOCK_ATTRIBUTE, []):
+                why = "locked in the directory"
+            else:
+                continue
+            users.update_user(actor, user, is_active=False)
+            report.deactivated[user.username] = why
+            log.info("deactivated %s: %s", user.username, why)
+    finally:
+        conn.unbind_s()
+    return report
 
 
 def provision(username: str) -> User | None:

@@ -309,14 +309,22 @@ class Directory:
         member = f"uid={uid},{PEOPLE}".encode()
         self._modify(f"cn={group},{GROUPS}", [(ldap.MOD_DELETE, "member", [member])])
 
-    def lock(self, uid: str) -> None:
-        """Lock the account with ppolicy: binds as it fail until `unlock`."""
+    def lock(self, uid: str, when: str = LOCKED_FOREVER) -> None:
+        """Lock the account with ppolicy: binds as it fail until `unlock`. ``when`` is the
+        time of a lock-out after failed binds; by default, a lock by an administrator."""
         import ldap
 
         self._modify(
-            f"uid={uid},{PEOPLE}",
-            [(ldap.MOD_REPLACE, "pwdAccountLockedTime", [LOCKED_FOREVER.encode()])],
+            f"uid={uid},{PEOPLE}", [(ldap.MOD_REPLACE, "pwdAccountLockedTime", [when.encode()])]
         )
+
+    def remove(self, uid: str) -> None:
+        conn = self.connect()
+        try:
+            conn.delete_s(f"uid={uid},{PEOPLE}")
+        finally:
+            conn.unbind_s()
+        self.people.discard(uid)
 
     def unlock(self, uid: str) -> None:
         import ldap

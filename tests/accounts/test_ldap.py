@@ -7,14 +7,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import ldap
 import pytest
 from django.test import Client
 
+from sinfonia.accounts.directory import sync as sync_directory
 from sinfonia.accounts.models import Group, Membership, Role, User
-from sinfonia.accounts.services import groups, users
+from sinfonia.accounts.services import apikeys, groups, users
 from sinfonia.audit.models import AuditEvent
+from sinfonia.cli import main
 from sinfonia.core.context import Actor
-from sinfonia.core.errors import Invalid, NotFound
+from sinfonia.core.errors import Invalid, NotFound, PermissionDenied
 from sinfonia.dicom.services import remote_aes
 from sinfonia.support.services import pages
 from tests.accounts.conftest import PASSWORD, configure
@@ -280,3 +283,62 @@ def test_portal_profile_sends_directory_accounts_to_the_directory(
     page = portal_login(local.username, "a-Long-pass-123").get("/profile/").content.decode()
     assert 'id="directory-account"' not in page
     assert 'value="password"' in page
+
+
+def test_sync_deactivates_accounts_locked_or_gone(
+    ldap_on: Directory, uid: str, make_user: Callable[..., User], capsys: Any
+) -> None:
+    """API keys do not pass through the directory: `ldap sync` (and `serve`, periodically)
+    deactivates the accounts a directory no longer vouches for, which stops them too."""
+    names = {kind: f"{uid}{kind}" for kind in ("locked", "gone", "lockout", "fine")}
+    keys = {}
+    for name in names.values():
+        ldap_on.add_person(name, PASSWORD)
+        keys[name] = apikeys.create_api_key(SYSTEM, users.find_user(name), "k")[1]
+    local = make_user(f"l{uid}")
+    ldap_on.lock(names["locked"])  # by an administrator
+    ldap_on.lock(names["lockout"], when="20260101000000Z")  # after failed binds: expires
+    ldap_on.remove(names["gone"])
+
+    assert main(["ldap", "sync"]) == 0
+    out = capsys.readouterr().out
+    assert "checked 4 directory account(s)" in out
+    assert f"deactivated {names['locked']}: locked in the directory" in out
+    assert f"deactivated {names['gone']}: not in the directory" in out
+    active = dict(
+        User.objects.filter(username__startswith=uid).values_list("username", "is_active")
+    )
+    assert active == {
+        names["locked"]: False,
+        names["gone"]: False,
+        names["lockout"]: True,
+        names["fine"]: True,
+    }
+    assert User.objects.get(pk=local.pk).is_active
+    for name, key in keys.items():
+        me = Client(headers={"Authorization": f"Bearer {key}"}).get("/api/v1/users/me")
+        assert me.status_code == (200 if active[name] else 401), name
+
+    ldap_on.unlock(names["locked"])
+    assert sync_directory(SYSTEM).deactivated == {}  # nothing more; nobody reactivated
+    assert not User.objects.get(username=names["locked"]).is_active
+
+
+def test_sync_with_the_directory_down_deactivates_nobody(
+    directory: Directory, settings: Any, db: None, uid: str
+) -> None:
+    configure(settings, directory)
+    directory.add_person(uid, PASSWORD)
+    users.find_user(uid)
+    configure(settings, directory, SINFONIA_LDAP_URL="ldap://127.0.0.1:1")
+    with pytest.raises(ldap.LDAPError):
+        sync_directory(SYSTEM)
+    assert User.objects.get(username=uid).is_active
+    assert main(["ldap", "sync"]) == 1
+
+
+def test_sync_is_for_site_administrators(
+    ldap_on: Directory, make_user: Callable[..., User]
+) -> None:
+    with pytest.raises(PermissionDenied):
+        sync_directory(Actor(user=make_user("someone"), channel="cli"))

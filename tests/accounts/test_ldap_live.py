@@ -7,7 +7,9 @@ import re
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -171,3 +173,26 @@ def test_browser_sign_in_and_profile(
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_serve_deactivates_a_locked_account_whose_api_key_is_in_use(
+    directory: Directory, uid: str, tmp_path: Path
+) -> None:
+    """API keys never reach the directory: ``serve`` checks the directory accounts every
+    SINFONIA_LDAP_SYNC_SECONDS and deactivates locked ones, which ends their keys."""
+    directory.add_person(uid, PASSWORD)
+    fast = directory.env(SINFONIA_LDAP_SYNC_SECONDS="1")
+    with running(tmp_path, settings=fast) as live:
+        key = live.cli("apikey", "create", uid).strip()  # names the person: account made
+        with live.client(key) as api:
+            assert api.get("/users/me").status_code == 200
+            directory.lock(uid)
+            try:
+                deadline = time.monotonic() + 30
+                while api.get("/users/me").status_code == 200:
+                    assert time.monotonic() < deadline, live.log()
+                    time.sleep(0.3)
+                assert api.get("/users/me").status_code == 401
+            finally:
+                directory.unlock(uid)
+        assert f"deactivated {uid}: locked in the directory" in live.log()
