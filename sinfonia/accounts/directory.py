@@ -146,6 +146,14 @@ class DirectoryBackend(LDAPBackend):  # type: ignore[misc]  # django-auth-ldap i
             return None
         return user
 
+    def get_user(self, user_id: int) -> User | None:
+        """The user of a session signed in with this backend; none once deactivated (as
+        Django's ModelBackend does), so `sync` ends portal sessions too."""
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+        if user is not None:
+            user = super().get_user(user_id)  # attaches django-auth-ldap's ldap_user
+        return user if isinstance(user, User) and user.is_active else None
+
     def authenticate_ldap_user(self, ldap_user: Any, password: str) -> User | None:
         user = ldap_user.authenticate(password)
         if not isinstance(user, User):

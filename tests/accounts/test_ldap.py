@@ -342,3 +342,17 @@ def test_sync_is_for_site_administrators(
 ) -> None:
     with pytest.raises(PermissionDenied):
         sync_directory(Actor(user=make_user("someone"), channel="cli"))
+
+
+def test_session_ends_when_the_account_is_deactivated(ldap_on: Directory, uid: str) -> None:
+    ldap_on.add_person(uid, PASSWORD)
+    client = portal_login(uid)
+    assert client.get("/api/v1/users/me").status_code == 200
+    ldap_on.lock(uid)
+    try:
+        assert sync_directory(SYSTEM).deactivated == {uid: "locked in the directory"}
+    finally:
+        ldap_on.unlock(uid)
+    response = client.get("/api/v1/users/me")
+    assert response.status_code == 401
+    assert response.wsgi_request.user.is_anonymous  # the session no longer names the user
