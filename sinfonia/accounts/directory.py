@@ -156,9 +156,13 @@ class DirectoryBackend(LDAPBackend):  # type: ignore[misc]  # django-auth-ldap i
 
     def authenticate_ldap_user(self, ldap_user: Any, password: str) -> User | None:
         user = ldap_user.authenticate(password)
-        if not isinstance(user, User):
+        if not isinstance(user, User) or not user.is_active:
             return None
-        self._sync(user, ldap_user)
+        try:
+            self._sync(user, ldap_user)
+        except ldap.LDAPError as exc:  # as django-auth-ldap does: no sign-in with stale groups
+            log.warning("LDAP sign-in of %s refused: groups not read: %s", user.username, exc)
+            return None
         return user
 
     def populate_user(self, username: str) -> User | None:
@@ -168,9 +172,13 @@ class DirectoryBackend(LDAPBackend):  # type: ignore[misc]  # django-auth-ldap i
         if local is not None and local.has_usable_password():
             return local
         user = super().populate_user(username)
-        if isinstance(user, User):
+        if not isinstance(user, User):
+            return None
+        try:
             self._sync(user, getattr(user, "ldap_user"))  # noqa: B009  # set by django-auth-ldap
-        return user if isinstance(user, User) else None
+        except ldap.LDAPError as exc:  # the account stands; its groups follow at sign-in
+            log.warning("groups of %s not read from the directory: %s", user.username, exc)
+        return user
 
     # -- django-auth-ldap's hooks -----------------------------------------------------------------
     def get_or_build_user(self, username: str, ldap_user: Any) -> tuple[User, bool]:

@@ -356,3 +356,21 @@ def test_session_ends_when_the_account_is_deactivated(ldap_on: Directory, uid: s
     response = client.get("/api/v1/users/me")
     assert response.status_code == 401
     assert response.wsgi_request.user.is_anonymous  # the session no longer names the user
+
+
+def test_groups_that_cannot_be_read_refuse_the_sign_in(
+    directory: Directory, settings: Any, db: None, uid: str
+) -> None:
+    """Not a server error, and no sign-in with memberships that may be stale."""
+    directory.add_person(uid, PASSWORD, groups=["radiology"])
+    nowhere = "ou=nowhere,dc=sinfonia,dc=test"  # searching it fails: noSuchObject
+    configure(settings, directory, SINFONIA_LDAP_GROUP_BASE=nowhere)
+    _, response = api_login(uid)
+    assert response.status_code == 401
+    assert not User.objects.filter(username=uid).exists()
+
+    configure(settings, directory)
+    assert api_login(uid)[1].status_code == 200
+    configure(settings, directory, SINFONIA_LDAP_GROUP_BASE=nowhere)
+    assert api_login(uid)[1].status_code == 401
+    assert memberships(User.objects.get(username=uid)) == {"radiology": Role.MEMBER}  # as was
