@@ -105,10 +105,14 @@ def ldap_settings(environ: Mapping[str, str]) -> dict[str, Any] | None:
     for key, default in _LDAP_KEYS.items():
         raw = environ.get(f"SINFONIA_LDAP_{key.upper()}", from_file.get(key, default))
         if isinstance(default, bool):
-            raw = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
+            config[key] = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
         elif isinstance(default, int):
-            raw = int(raw)
-        config[key] = raw if not isinstance(raw, str) else raw.strip()
+            try:
+                config[key] = int(raw)
+            except ValueError:
+                raise ImproperlyConfigured(f"SINFONIA_LDAP_{key.upper()}: not a number") from None
+        else:
+            config[key] = str(raw).strip()
     if not config["url"]:
         return None
     if not config["user_base"]:
@@ -118,6 +122,17 @@ def ldap_settings(environ: Mapping[str, str]) -> dict[str, Any] | None:
             "SINFONIA_LDAP_MIRROR_GROUPS and SINFONIA_LDAP_ADMIN_GROUP need "
             "SINFONIA_LDAP_GROUP_BASE"
         )
+    if config["group_type"] not in ("groupOfNames", "groupOfUniqueNames", "posixGroup"):
+        raise ImproperlyConfigured(
+            "SINFONIA_LDAP_GROUP_TYPE: groupOfNames, groupOfUniqueNames or posixGroup"
+        )
+    for pair in filter(None, config["user_attrs"].split(",")):  # empty: copy nothing
+        field, _, attribute = (part.strip() for part in pair.partition("="))
+        if field not in ("first_name", "last_name", "email") or not attribute:
+            raise ImproperlyConfigured(
+                f"SINFONIA_LDAP_USER_ATTRS: {pair.strip()!r} is not first_name, last_name or "
+                "email = an LDAP attribute"
+            )
     return config
 
 

@@ -84,11 +84,9 @@ def django_auth_ldap_settings(conf: dict[str, Any]) -> dict[str, Any]:
         options[ldap.OPT_X_TLS_CACERTFILE] = conf["ca_file"]
         options[ldap.OPT_X_TLS_REQUIRE_CERT] = ldap.OPT_X_TLS_DEMAND
         options[ldap.OPT_X_TLS_NEWCTX] = 0  # last: applies the TLS options above
-    attr_map = {}
+    attr_map = {}  # checked by settings.ldap_settings
     for pair in _split(conf["user_attrs"]):
         field, _, attribute = pair.partition("=")
-        if field.strip() not in ("first_name", "last_name", "email") or not attribute.strip():
-            raise ValueError(f"SINFONIA_LDAP_USER_ATTRS: cannot map {pair!r}")
         attr_map[field.strip()] = attribute.strip()
     result: dict[str, Any] = {
         "SERVER_URI": conf["url"],
@@ -103,9 +101,7 @@ def django_auth_ldap_settings(conf: dict[str, Any]) -> dict[str, Any]:
         "REQUIRE_GROUP": conf["require_group"] or None,
     }
     if conf["group_base"]:
-        kind = conf["group_type"]
-        if kind not in GROUP_TYPES:
-            raise ValueError(f"SINFONIA_LDAP_GROUP_TYPE: one of {', '.join(GROUP_TYPES)}")
+        kind = conf["group_type"]  # one of GROUP_TYPES, checked by settings.ldap_settings
         group_filter = conf["group_filter"] or f"(objectClass={kind})"
         result["GROUP_SEARCH"] = LDAPSearch(conf["group_base"], ldap.SCOPE_SUBTREE, group_filter)
         result["GROUP_TYPE"] = GROUP_TYPES[kind]()

@@ -74,6 +74,14 @@ def test_incomplete_settings_are_refused() -> None:
         ldap_settings({"SINFONIA_LDAP_URL": "ldap://ldap.example.org"})
     with pytest.raises(ImproperlyConfigured, match="GROUP_BASE"):
         ldap_settings(ENV | {"SINFONIA_LDAP_MIRROR_GROUPS": "radiology"})
+    with pytest.raises(ImproperlyConfigured, match="GROUP_TYPE"):
+        ldap_settings(ENV | {"SINFONIA_LDAP_GROUP_TYPE": "posixgroups"})
+    with pytest.raises(ImproperlyConfigured, match="'phone=telephoneNumber'"):
+        ldap_settings(ENV | {"SINFONIA_LDAP_USER_ATTRS": "email=mail,phone=telephoneNumber"})
+    nothing = ldap_settings(ENV | {"SINFONIA_LDAP_USER_ATTRS": ""})
+    assert nothing is not None and django_auth_ldap_settings(nothing)["USER_ATTR_MAP"] == {}
+    with pytest.raises(ImproperlyConfigured, match="TIMEOUT: not a number"):
+        ldap_settings(ENV | {"SINFONIA_LDAP_TIMEOUT": "ten"})
 
 
 def _serve(
