@@ -171,6 +171,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "sinfonia.web.middleware.IdleSessionMiddleware",
+    "sinfonia.web.middleware.TwoFactorEnrolmentMiddleware",
     "sinfonia.web.middleware.PrivacyPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -230,6 +232,12 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 SINFONIA_BLOB_DIR = DATA_DIR / "blobs"
 SINFONIA_TMP_DIR = DATA_DIR / "tmp"
+# Derived artefacts of blobs (office documents as PDF), keyed by the source's SHA-256: a cache.
+SINFONIA_PREVIEW_DIR = DATA_DIR / "previews"
+SINFONIA_SOFFICE = os.environ.get("SINFONIA_SOFFICE", "soffice")  # LibreOffice, for previews
+SINFONIA_OFFICE_TIMEOUT = int(os.environ.get("SINFONIA_OFFICE_TIMEOUT", "120"))  # seconds
+# The study viewer's address with {study} for the Study Instance UID; empty: no viewer button.
+SINFONIA_VIEWER_URL = os.environ.get("SINFONIA_VIEWER_URL", "")
 SINFONIA_ID_SCHEME = os.environ.get("SINFONIA_ID_SCHEME", "")
 SINFONIA_TRASH_RETENTION_DAYS = int(os.environ.get("SINFONIA_TRASH_RETENTION_DAYS", "30"))
 SINFONIA_MAX_SIMPLE_UPLOAD = int(os.environ.get("SINFONIA_MAX_SIMPLE_UPLOAD", str(512 * 1024**2)))
@@ -254,6 +262,17 @@ SINFONIA_UPLOAD_TOKEN_HOURS = int(os.environ.get("SINFONIA_UPLOAD_TOKEN_HOURS", 
 # user's staging area holds at most SINFONIA_SFTP_QUOTA_BYTES.
 SINFONIA_SFTP_DIR = DATA_DIR / "sftp"
 SINFONIA_SFTP_QUOTA_BYTES = int(os.environ.get("SINFONIA_SFTP_QUOTA_BYTES", str(50 * 1024**3)))
+# Ciphers the SFTP server offers. SSH lets the client's preference win among those offered, and
+# OpenSSH clients put chacha20-poly1305 first, which asyncssh computes at a third of AES-GCM's speed
+# (AES-NI); so AES-GCM alone by default (OpenSSH >= 6.2, PuTTY/WinSCP/FileZilla of the last years,
+# paramiko). Add e.g. "chacha20-poly1305@openssh.com,aes256-ctr" for older clients.
+SINFONIA_SFTP_CIPHERS = [
+    c.strip()
+    for c in os.environ.get(
+        "SINFONIA_SFTP_CIPHERS", "aes128-gcm@openssh.com,aes256-gcm@openssh.com"
+    ).split(",")
+    if c.strip()
+]
 
 # ZIP extraction limits (zip-bomb protection): expansion ratio per member, total bytes, members.
 SINFONIA_ZIP_MAX_RATIO = int(os.environ.get("SINFONIA_ZIP_MAX_RATIO", "200"))
@@ -266,6 +285,25 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Log-in security (docs/admin.md): sessions end after SINFONIA_SESSION_IDLE_MINUTES without a
+# request; after SINFONIA_LOGIN_MAX_FAILURES failed log-ins of one account (or
+# SINFONIA_LOGIN_MAX_FAILURES_PER_ADDRESS from one address) within
+# SINFONIA_LOGIN_LOCKOUT_MINUTES, further attempts are refused until the window slides past;
+# site administrators must set up two-factor log-in when SINFONIA_REQUIRE_2FA_FOR_ADMINS is on.
+SINFONIA_SESSION_IDLE_MINUTES = int(os.environ.get("SINFONIA_SESSION_IDLE_MINUTES", "60"))
+SINFONIA_LOGIN_MAX_FAILURES = int(os.environ.get("SINFONIA_LOGIN_MAX_FAILURES", "5"))
+SINFONIA_LOGIN_MAX_FAILURES_PER_ADDRESS = int(
+    os.environ.get("SINFONIA_LOGIN_MAX_FAILURES_PER_ADDRESS", "50")
+)
+SINFONIA_LOGIN_LOCKOUT_MINUTES = int(os.environ.get("SINFONIA_LOGIN_LOCKOUT_MINUTES", "15"))
+SINFONIA_REQUIRE_2FA_FOR_ADMINS = os.environ.get("SINFONIA_REQUIRE_2FA_FOR_ADMINS", "").lower() in (
+    "1",
+    "true",
+    "yes",
+    "on",
+)
+SINFONIA_TOTP_ISSUER = os.environ.get("SINFONIA_TOTP_ISSUER", "SINFONIA")
 SINFONIA_PRIVACY_POLICY_VERSION = os.environ.get("SINFONIA_PRIVACY_POLICY_VERSION", "1")
 SINFONIA_FUNDING_NOTICE = os.environ.get(
     "SINFONIA_FUNDING_NOTICE",

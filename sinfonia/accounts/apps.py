@@ -9,6 +9,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        from sinfonia.accounts import checks  # noqa: F401  (registers the system checks)
+
         if getattr(settings, "SINFONIA_LDAP", None) is None:
             return
         try:

@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from sinfonia.accounts.errors import AccountError
 from sinfonia.accounts.models import ApiKey, Group, Membership, Role, User
-from sinfonia.accounts.services import apikeys, groups, users
-from sinfonia.api.common import actor
+from sinfonia.accounts.services import apikeys, groups, twofactor, users
+from sinfonia.accounts.services import login as login_service
+from sinfonia.api.common import actor, client_address
 from sinfonia.api.resources import ERRORS
 from sinfonia.api.schemas import ErrorOut
+from sinfonia.core.errors import PermissionDenied
 from sinfonia.resources.models import Node
 from sinfonia.resources.services.tree import ensure_home
 
@@ -299,6 +302,9 @@ def upload_token(request: HttpRequest) -> Status[dict[str, Any]]:
 class LoginIn(Schema):
     username: str
     password: str
+    otp: str | None = Field(
+        None, description="the authenticator app's code (or a recovery code), for 2FA accounts"
+    )
 
 
 class SessionOut(Schema):
@@ -309,14 +315,22 @@ class SessionOut(Schema):
 @session_router.post(
     "/session",
     auth=None,
-    response={200: SessionOut, 401: ErrorOut},
-    summary="Sign in with a password; sets the session cookie",
+    response={200: SessionOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut},
+    summary="Sign in with a password (and a code with 2FA); sets the session cookie",
+    description="401 `bad_credentials`, `otp_required` or `bad_otp`; 429 `too_many_failures` "
+    "after repeated failures; 403 `two_factor_required` for a site administrator who must "
+    "set up two-factor log-in (in the portal) first.",
 )
 def sign_in(request: HttpRequest, body: LoginIn) -> Any:
-    user = authenticate(request, username=body.username, password=body.password)
-    if user is None or not isinstance(user, User):
-        return Status(401, {"code": "bad_credentials", "detail": "Wrong user name or password."})
-    login(request, user)
+    user = login_service.check_credentials(
+        body.username, body.password, body.otp, channel="api", client=client_address(request)
+    )
+    if twofactor.enrolment_required(user):
+        raise PermissionDenied(
+            AccountError.TWO_FACTOR_REQUIRED,
+            "Site administrators must set up two-factor log-in: do it in the portal first.",
+        )
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return {"user": UserOut.of(user), "csrf_token": get_token(request)}
 
 

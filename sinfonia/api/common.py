@@ -41,6 +41,7 @@ STATUS: dict[type[errors.ServiceError], int] = {
     errors.PermissionDenied: 403,
     errors.Conflict: 409,
     errors.Invalid: 400,
+    errors.Throttled: 429,
 }
 
 

@@ -14,7 +14,7 @@ from sinfonia.api.operations import OperationOut
 from sinfonia.api.resources import ERRORS
 from sinfonia.resources import selectors
 from sinfonia.resources.models import Level
-from sinfonia.sftp.connection import connection_info
+from sinfonia.sftp.connection import connection_info, hostname_of
 from sinfonia.transfers.services import staging, staging_jobs
 
 router = Router(tags=["sftp"])
@@ -47,11 +47,7 @@ def connection(request: HttpRequest) -> dict[str, Any]:
 
 
 def _hostname(request: HttpRequest) -> str:
-    """The host the user reached the portal by, without its port ([::1]:8080 -> ::1)."""
-    host = request.get_host()
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return hostname_of(request.get_host())
 
 
 class StagingQuery(Schema):
@@ -148,3 +144,20 @@ def export_staging(request: HttpRequest, body: ExportIn) -> Status[dict[str, Any
     nodes = selectors.get_nodes(a, body.sources, Level.READ)
     op = staging_jobs.start_export(a, nodes, folder_name=body.folder_name)
     return Status(202, OperationOut.of(op))
+
+
+class DeleteIn(Schema):
+    paths: list[str] = Field(min_length=1, max_length=10_000, description="staging entries")
+
+
+class DeletedOut(Schema):
+    deleted: int
+
+
+@router.post(
+    "/sftp/delete",
+    response={200: DeletedOut, **ERRORS},
+    summary="Delete files and whole folders from your staging area",
+)
+def delete_staging(request: HttpRequest, body: DeleteIn) -> dict[str, Any]:
+    return {"deleted": staging.delete_entries(actor(request), body.paths)}

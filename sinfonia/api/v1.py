@@ -14,11 +14,13 @@ from sinfonia.api import (
     files,
     misc,
     operations,
+    previews,
     resources,
     search,
     sftp,
     sshkeys,
     trash,
+    twofactor,
 )
 from sinfonia.api.common import AUTH, status_for
 from sinfonia.core import errors
@@ -40,21 +42,26 @@ api = NinjaAPI(
 
 @api.exception_handler(errors.ServiceError)
 def service_error(request: HttpRequest, exc: errors.ServiceError) -> HttpResponse:
-    return api.create_response(
+    response = api.create_response(
         request, {"code": str(exc.code), "detail": exc.message}, status=status_for(exc)
     )
+    if isinstance(exc, errors.Throttled) and "retry_after" in exc.details:
+        response["Retry-After"] = str(exc.details["retry_after"])
+    return response
 
 
 api.add_router("", accounts.session_router)
 api.add_router("", resources.router)
 api.add_router("", files.router)
 api.add_router("", archives.router)
+api.add_router("", previews.router)
 api.add_router("", operations.router)
 api.add_router("", dicom.router)
 api.add_router("", acl.router)
 api.add_router("", trash.router)
 api.add_router("", accounts.router)
 api.add_router("", sshkeys.router)
+api.add_router("", twofactor.router)
 api.add_router("", sftp.router)
 api.add_router("", search.router)
 api.add_router("", misc.router)

@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     up = u.add_parser("set-password", parents=[common], help="set a password")
     up.add_argument("name")
     up.add_argument("--password", help="generated and printed when omitted")
+    ur = u.add_parser(
+        "reset-2fa", parents=[common], help="switch off a user's two-factor log-in (lost phone)"
+    )
+    ur.add_argument("name")
+    ul = u.add_parser("unlock", parents=[common], help="forget an account's failed log-ins")
+    ul.add_argument("name")
 
     g = sub.add_parser("group", help="manage groups").add_subparsers(dest="action", required=True)
     gc = g.add_parser("create", parents=[common], help="create a group")

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from sinfonia.accounts.models import Group, Role, User
-from sinfonia.accounts.services import apikeys, groups, users
+from sinfonia.accounts.services import apikeys, groups, login, twofactor, users
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import NotFound
 from sinfonia.resources import selectors
@@ -69,6 +69,18 @@ def user_set_password(actor: Actor, args: argparse.Namespace) -> int:
     users.set_password(actor, user, password)
     if not args.password:
         print(f"password: {password}")
+    return 0
+
+
+def user_reset_2fa(actor: Actor, args: argparse.Namespace) -> int:
+    was_on = twofactor.reset(actor, users.find_user(args.name))
+    print(f"{args.name}: two-factor log-in {'switched off' if was_on else 'was off'}")
+    return 0
+
+
+def user_unlock(actor: Actor, args: argparse.Namespace) -> int:
+    count = login.unlock(actor, args.name)
+    print(f"{args.name}: {count} failed log-in(s) forgotten")
     return 0
 
 
@@ -193,6 +205,8 @@ HANDLERS = {
     ("user", "create"): user_create,
     ("user", "list"): user_list,
     ("user", "set-password"): user_set_password,
+    ("user", "reset-2fa"): user_reset_2fa,
+    ("user", "unlock"): user_unlock,
     ("group", "create"): group_create,
     ("group", "add"): group_add,
     ("group", "remove"): group_remove,

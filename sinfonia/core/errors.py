@@ -39,3 +39,7 @@ class Conflict(ServiceError):
 
 class Unauthenticated(ServiceError):
     """No identity was established for an operation that needs one."""
+
+
+class Throttled(ServiceError):
+    """Too many attempts: the actor must wait (``details["retry_after"]``, in seconds)."""

@@ -26,6 +26,13 @@ def configured_port() -> int:
     return int(os.environ.get("SINFONIA_SFTP_PORT", "2222"))
 
 
+def hostname_of(host: str) -> str:
+    """The host a user reached the portal by, without its port ([::1]:8080 -> ::1)."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 def connection_info(actor: Actor, host: str) -> ConnectionInfo:
     """``host`` is the name the user reached the portal by (the SFTP server shares it)."""
     running = server.running()
@@ -43,7 +50,8 @@ def connection_info(actor: Actor, host: str) -> ConnectionInfo:
             "command_line": (
                 f"sftp -P {port} {target}  (then: put -r LOCAL_DIR /home/ or "
                 f"/repository/..., get -r, reput/reget to resume). Sign in with your portal "
-                "password, or add your public key (~/.ssh/id_ed25519.pub) in your profile."
+                "password (an API key if you use two-factor log-in), or add your public key "
+                "(~/.ssh/id_ed25519.pub) in your profile."
             ),
             "filezilla": (
                 f"File > Site Manager > New site: protocol SFTP, host {host}, port {port}, "

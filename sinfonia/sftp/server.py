@@ -1,7 +1,8 @@
 """The SFTP server: its own thread and asyncio loop inside ``sinfonia serve``.
 
-Log-in uses the portal's accounts: a password (Django's ``authenticate``) or an SSH key the
-user registered (`accounts.services.sshkeys`). Only the ``sftp`` subsystem is served: shells,
+Log-in uses the portal's accounts: a password (throttled, `accounts.services.login`; accounts
+with two-factor log-in give an API key instead) or an SSH key the user registered
+(`accounts.services.sshkeys`). Only the ``sftp`` subsystem is served: shells,
 commands, SCP, port, agent and X11 forwarding are all refused. The host key is generated on
 first start into ``SINFONIA_SFTP_DIR/ssh_host_ed25519_key`` and kept.
 """
@@ -18,11 +19,10 @@ from typing import Any, TypeVar
 
 import asyncssh
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.db import close_old_connections
 
 from sinfonia.accounts.models import User
-from sinfonia.accounts.services import sshkeys
+from sinfonia.accounts.services import login, sshkeys
 from sinfonia.core.context import Actor
 from sinfonia.sftp.handler import Session
 from sinfonia.transfers.services import parts
@@ -76,9 +76,10 @@ def _log_failure(future: asyncio.Future[Any]) -> None:
         log.error("SFTP housekeeping failed: %s", future.exception())
 
 
-def _password_user(username: str, password: str) -> User | None:
-    user = authenticate(None, username=username, password=password)
-    return user if isinstance(user, User) and user.is_active else None
+def _password_user(username: str, password: str, client: str) -> User | None:
+    # Throttled and counted like every log-in; accounts with two-factor log-in take an API key
+    # ("app password") here, not their password.
+    return login.check_app_password(username, password, channel="sftp", client=client)
 
 
 class SftpServer:
@@ -140,6 +141,7 @@ class SftpServer:
             self.host,
             self.port,
             server_host_keys=[self.key],
+            encryption_algs=list(settings.SINFONIA_SFTP_CIPHERS),
             sftp_factory=self._session,
             sftp_version=3,
             allow_scp=False,
@@ -214,7 +216,9 @@ class Gate(asyncssh.SSHServer):
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
-        user = await self.server.run(_password_user, username, password)
+        peer = self.conn.get_extra_info("peername") if self.conn is not None else None
+        client = str(peer[0]) if peer else ""
+        user = await self.server.run(_password_user, username, password, client)
         if user is None:
             await asyncio.sleep(FAILED_LOGIN_DELAY)
             return False

@@ -17,17 +17,109 @@ from sinfonia.resources.services import trash
 from sinfonia.web.common import actor, portal_view
 
 
+def _flag(request: HttpRequest, name: str) -> bool:
+    return request.POST.get(name) in ("1", "on", "true")
+
+
 @portal_view
 def user_list(request: HttpRequest) -> HttpResponse:
+    """Everyone with an account; site administrators also create accounts here (the
+    generated password is shown once, in the answer to the creation)."""
+    a = actor(request)
+    created = None
+    password = ""
+    if request.method == "POST":
+        try:
+            created, generated = users.create_user(
+                a,
+                request.POST.get("username", "").strip(),
+                email=request.POST.get("email", "").strip(),
+                first_name=request.POST.get("first_name", "").strip(),
+                last_name=request.POST.get("last_name", "").strip(),
+                site_admin=_flag(request, "site_admin"),
+            )
+            password = generated or ""
+        except (errors.Invalid, errors.Conflict) as exc:
+            messages.error(request, exc.message)
+            return redirect("users")
     query = request.GET.get("q", "")[:100]
-    listed = users.list_users(actor(request), query=query)
-    return render(request, "web/users.html", {"users": listed, "q": query})
+    listed = users.list_users(a, query=query)
+    return render(
+        request,
+        "web/users.html",
+        {"users": listed, "q": query, "created": created, "new_password": password},
+    )
+
+
+@portal_view
+def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
+    """A site administrator's page for one account: details, active, site administrator,
+    password reset (a generated password, shown once)."""
+    a = actor(request)
+    users.require_site_admin(a, "manage accounts")
+    user = users.get_user(a, user_id)
+    password = ""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "details":
+                users.update_user(
+                    a,
+                    user,
+                    email=request.POST.get("email", "").strip(),
+                    first_name=request.POST.get("first_name", "").strip(),
+                    last_name=request.POST.get("last_name", "").strip(),
+                )
+                messages.success(request, _("The details were saved."))
+            elif action in ("activate", "deactivate"):
+                users.update_user(a, user, is_active=action == "activate")
+                messages.success(
+                    request,
+                    _("The account is active.")
+                    if user.is_active
+                    else _("The account is deactivated: it can no longer sign in."),
+                )
+            elif action in ("grant-admin", "revoke-admin"):
+                users.update_user(a, user, site_admin=action == "grant-admin")
+                messages.success(
+                    request,
+                    _("%(name)s is a site administrator.") % {"name": user.username}
+                    if user.is_superuser
+                    else _("%(name)s is no longer a site administrator.") % {"name": user.username},
+                )
+            elif action == "reset-password":
+                password = users.generate_password()
+                users.set_password(a, user, password)
+        except (errors.Invalid, errors.Conflict) as exc:
+            messages.error(request, exc.message)
+        if not password:
+            return redirect("user", user_id=user.id)
+    return render(
+        request,
+        "web/user.html",
+        {"account": user, "new_password": password, "is_self": a.user == user},
+    )
 
 
 @portal_view
 def group_list(request: HttpRequest) -> HttpResponse:
+    """Your groups and the other visible ones; any user creates a group here (and becomes
+    its administrator)."""
     a = actor(request)
     assert a.user is not None
+    if request.method == "POST":
+        try:
+            group = groups.create_group(
+                a,
+                request.POST.get("name", "").strip(),
+                description=request.POST.get("description", "").strip(),
+                public=_flag(request, "public"),
+            )
+        except (errors.Invalid, errors.Conflict) as exc:
+            messages.error(request, exc.message)
+            return redirect("groups")
+        messages.success(request, _("The group was created; you administer it."))
+        return redirect("group", group_id=group.id)
     visible = list(groups.visible_groups(a).order_by("name"))
     mine = set(Membership.objects.filter(user=a.user).values_list("group_id", flat=True))
     return render(
@@ -42,8 +134,30 @@ def group_list(request: HttpRequest) -> HttpResponse:
 
 @portal_view
 def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
+    """A group's members and roles; its administrators (and site administrators) edit its
+    name, description and visibility, or delete it."""
     a = actor(request)
     group = groups.get_group(a, group_id)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "edit":
+                groups.update_group(
+                    a,
+                    group,
+                    name=request.POST.get("name", "").strip(),
+                    description=request.POST.get("description", "").strip(),
+                    public=_flag(request, "public"),
+                )
+                messages.success(request, _("The group was saved."))
+            elif action == "delete":
+                name = group.name
+                groups.delete_group(a, group)
+                messages.success(request, _("The group “%(name)s” was deleted.") % {"name": name})
+                return redirect("groups")
+        except (errors.Invalid, errors.Conflict) as exc:
+            messages.error(request, exc.message)
+        return redirect("group", group_id=group.id)
     role = groups.role_of(a, group)
     return render(
         request,

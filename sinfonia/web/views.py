@@ -109,9 +109,3 @@ def my_folder(request: HttpRequest) -> HttpResponse:
     user = actor(request).user
     assert user is not None
     return redirect("node", node_id=ensure_home(user).id)
-
-
-@portal_view
-def sftp_page(request: HttpRequest) -> HttpResponse:
-    """How to reach one's SFTP space (the in-portal browser of it is not built yet)."""
-    return render(request, "web/sftp.html", {"host": request.get_host().split(":")[0]})

@@ -95,7 +95,9 @@ def issue_upload_token(actor: Actor) -> tuple[str, datetime]:
     """
     if actor.user is None:
         raise PermissionDenied(AccountError.LOGIN_REQUIRED, "Sign in first.")
-    signed = signing.TimestampSigner(salt=_UPLOAD_SALT).sign(str(actor.user.pk))
+    # The session salt goes in, so "log out everywhere" voids the tokens too.
+    value = f"{actor.user.pk}:{actor.user.session_salt}"
+    signed = signing.TimestampSigner(salt=_UPLOAD_SALT).sign(value)
     expires = timezone.now() + timedelta(hours=settings.SINFONIA_UPLOAD_TOKEN_HOURS)
     return UPLOAD_TOKEN_PREFIX + signed, expires
 
@@ -104,10 +106,11 @@ def authenticate_upload_token(raw: str) -> User | None:
     if not raw.startswith(UPLOAD_TOKEN_PREFIX):
         return None
     try:
-        user_id = signing.TimestampSigner(salt=_UPLOAD_SALT).unsign(
+        value = signing.TimestampSigner(salt=_UPLOAD_SALT).unsign(
             raw[len(UPLOAD_TOKEN_PREFIX) :],
             max_age=timedelta(hours=settings.SINFONIA_UPLOAD_TOKEN_HOURS),
         )
     except signing.BadSignature:
         return None
-    return User.objects.filter(pk=int(user_id), is_active=True).first()
+    user_id, _, session_salt = value.partition(":")
+    return User.objects.filter(pk=int(user_id), session_salt=session_salt, is_active=True).first()

@@ -146,12 +146,20 @@ def update_user(
     is_active: bool | None = None,
     site_admin: bool | None = None,
 ) -> User:
-    """Edit profile details (the user or a site administrator); status flags need the latter."""
+    """Edit profile details (the user or a site administrator); status flags need the latter,
+    and never on one's own account (no locking oneself out)."""
     if not actor.is_site_admin and (actor.user is None or actor.user.pk != user.pk):
         raise PermissionDenied(AccountError.NOT_SITE_ADMIN, "You may edit only your own profile.")
     if (is_active is not None or site_admin is not None) and not actor.is_site_admin:
         raise PermissionDenied(
             AccountError.NOT_SITE_ADMIN, "Only site administrators change account status."
+        )
+    own = actor.user is not None and actor.user.pk == user.pk
+    if own and (is_active is False or site_admin is False):
+        raise Invalid(
+            AccountError.SELF_LOCKOUT,
+            "You may not deactivate your own account or give up your own site administration "
+            "(another site administrator can).",
         )
     if email is not None:
         user.email = email

@@ -39,6 +39,7 @@ from sinfonia.storage import services as storage_services
 from sinfonia.transfers.errors import TransferError
 
 WRITEBACK_STEP = 64 * 1024 * 1024
+GATHER = 1024 * 1024
 # Bytes received but not hashed yet, per file, before a write waits for the hash to catch up:
 # hashing runs beside the event loop, and this keeps memory flat when it is the slower side.
 HASH_BACKLOG = 8 * 1024 * 1024
@@ -154,6 +155,11 @@ class PartFile:
         self.hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="part-hash")
         self.backlog: deque[tuple[Future[None], int]] = deque()
         self.backlog_bytes = 0
+        # Contiguous writes are gathered (SFTP clients send 32-256 KiB each) and written and
+        # hashed a MiB at a time: one system call and one hashing job instead of 32.
+        self.pending: list[bytes] = []
+        self.pending_at = 0
+        self.pending_len = 0
 
     def write(self, offset: int, data: bytes) -> None:
         if self.append:
@@ -164,11 +170,29 @@ class PartFile:
                 TransferError.TOO_LARGE,
                 f"Files may be at most {settings.SINFONIA_MAX_UPLOAD_SIZE} bytes.",
             )
-        os.pwrite(self.fd, data, offset)
+        if self.pending and offset != self.pending_at + self.pending_len:
+            self._flush()
+        if not self.pending:
+            self.pending_at = offset
+        self.pending.append(data)
+        self.pending_len += len(data)
         self.size = max(self.size, end)
+        if self.pending_len >= GATHER:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write (and queue for hashing) the gathered bytes."""
+        if not self.pending:
+            return
+        data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+        offset = self.pending_at
+        self.pending, self.pending_len = [], 0
+        view = memoryview(data)
+        while view:
+            view = view[os.pwrite(self.fd, view, offset + len(data) - len(view)) :]
         if not self.rehash:
             self._queue_hash(offset, data)
-        if self.size - self.flushed >= 2 * WRITEBACK_STEP:
+        if offset + len(data) - self.flushed >= 2 * WRITEBACK_STEP:
             self._start_writeback()
 
     def _queue_hash(self, offset: int, data: bytes) -> None:
@@ -180,7 +204,10 @@ class PartFile:
             self.backlog_bytes -= size
 
     def _drain_hashing(self) -> None:
-        """Wait for every queued hash (before reading the digest or closing the file)."""
+        """Write what is gathered, wait for every queued hash (before reading the digest or
+        closing the file)."""
+        if self.fd >= 0:
+            self._flush()
         self.hasher.shutdown(wait=True)
         for done, _ in self.backlog:
             done.result()
@@ -214,9 +241,11 @@ class PartFile:
             self.flushed = upto
 
     def read(self, offset: int, size: int) -> bytes:
+        self._flush()
         return os.pread(self.fd, size, offset)
 
     def truncate(self, size: int) -> None:
+        self._flush()
         os.ftruncate(self.fd, size)
         if size < self.size:
             self.rehash = True
@@ -262,14 +291,16 @@ class PartFile:
         self.meta.unlink(missing_ok=True)
 
     def _close(self) -> None:
-        self._drain_hashing()
-        if self.writeback is not None:
-            self.writeback.exception()  # waits: the descriptor must outlive its use there
-            self.writeback = None
-        if self.fd >= 0:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = -1
+        try:
+            self._drain_hashing()
+        finally:
+            if self.writeback is not None:
+                self.writeback.exception()  # waits: the descriptor must outlive its use there
+                self.writeback = None
+            if self.fd >= 0:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+                os.close(self.fd)
+                self.fd = -1
 
 
 def expire_parts(max_age_hours: float | None = None) -> int:

@@ -12,6 +12,9 @@ the front-end:
   that would go beyond fails with ``quota_exceeded`` and leaves the usage as it was. The
   usage is counted from disk once per process (and again by `recount`) and kept up to date by
   every write, truncation and removal made through this module.
+- Changes made by a user (folders made, removed or renamed, files written or deleted) are
+  audited with the action ``staging.*`` and the path ``/home/...``; reads of one's own area are
+  not.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from sinfonia.audit.services import record
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Conflict, Invalid, NotFound, PermissionDenied, ServiceError
 from sinfonia.core.names import clean_name
@@ -108,16 +112,23 @@ class EntryPage:
 class Area:
     """One user's staging area. Every method takes the path inside it as a list of names."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, actor: Actor | None = None) -> None:
         self.user = user
+        self.actor = actor
         self.root = home_root() / user.username
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     @classmethod
-    def of(cls, actor: Actor) -> Area:
+    def of(cls, actor: Actor, *, audit: bool = True) -> Area:
+        """The actor's area; with ``audit=False`` its changes are not audited one by one (an
+        export audits itself as a whole)."""
         if actor.user is None:
             raise PermissionDenied(TransferError.STAGING_INVALID, "Staging areas belong to users.")
-        return cls(actor.user)
+        return cls(actor.user, actor if audit else None)
+
+    def audit(self, action: str, parts: Sequence[str], **detail: object) -> None:
+        if self.actor is not None:
+            record(self.actor, f"staging.{action}", None, path="/home/" + "/".join(parts), **detail)
 
     # -- paths ---------------------------------------------------------------------------------
     def path(self, parts: Sequence[str]) -> Path:
@@ -190,12 +201,14 @@ class Area:
             raise Conflict(TransferError.STAGING_INVALID, "The staging area exists.")
         with os_errors("folder"):
             os.mkdir(self.path(parts), 0o700)
+        self.audit("mkdir", parts)
 
     def rmdir(self, parts: Sequence[str]) -> None:
         if not parts:
             raise PermissionDenied(TransferError.STAGING_INVALID, "The staging area stays.")
         with os_errors("folder"):
             os.rmdir(self.path(parts))
+        self.audit("rmdir", parts)
 
     def remove(self, parts: Sequence[str]) -> None:
         path = self.path(parts)
@@ -205,6 +218,7 @@ class Area:
                 raise OSError(errno.EISDIR, "is a folder")
             os.unlink(path)
         self.release(st.st_size)
+        self.audit("delete", parts, size=st.st_size)
 
     def remove_tree(self, parts: Sequence[str]) -> None:
         """Remove a file or a whole folder (after an import that asked for it)."""
@@ -229,6 +243,7 @@ class Area:
             if os.path.lexists(target):
                 raise OSError(errno.EEXIST, "exists")
             os.rename(source, target)
+        self.audit("rename", old, to="/home/" + "/".join(new))
 
     def set_times(self, parts: Sequence[str], atime: float | None, mtime: float | None) -> None:
         path = self.path(parts)
@@ -271,18 +286,29 @@ class Area:
             except BaseException:
                 os.close(fd)
                 raise
-        return StagingFile(self, fd, st.st_size, writable=write, append=append)
+        return StagingFile(self, fd, st.st_size, writable=write, append=append, parts=parts)
 
 
 class StagingFile:
     """An open file of a staging area: positional reads and quota-counted writes."""
 
-    def __init__(self, area: Area, fd: int, size: int, *, writable: bool, append: bool) -> None:
+    def __init__(
+        self,
+        area: Area,
+        fd: int,
+        size: int,
+        *,
+        writable: bool,
+        append: bool,
+        parts: Sequence[str] = (),
+    ) -> None:
         self.area = area
         self.fd = fd
         self.size = size
         self.writable = writable
         self.append = append
+        self.parts = list(parts)
+        self.written = 0  # bytes written through this handle, for the audit record
 
     def read(self, offset: int, size: int) -> bytes:
         with os_errors("file"):
@@ -305,6 +331,7 @@ class StagingFile:
                 self.area.release(growth)
             raise
         self.size = max(self.size, end)
+        self.written += len(data)
 
     def truncate(self, size: int) -> None:
         self.area.reserve(size - self.size)
@@ -316,7 +343,10 @@ class StagingFile:
         return os.fstat(self.fd)
 
     def close(self) -> None:
+        """Close; a handle that wrote is audited (``staging.write``, bytes and final size)."""
         os.close(self.fd)
+        if self.writable and self.written:
+            self.area.audit("write", self.parts, written=self.written, size=self.size)
 
 
 def _count(root: Path) -> int:
@@ -360,3 +390,28 @@ def list_entries(actor: Actor, path: str = "", *, offset: int = 0, limit: int = 
         usage=area.usage(),
         quota=quota(),
     )
+
+
+def delete_entries(actor: Actor, paths: Sequence[str]) -> int:
+    """Remove picked files and whole folders from the actor's staging area; the number removed.
+
+    All the paths are checked before anything is removed, so one bad name or missing entry
+    leaves the area as it was. Errors: NotFound (an entry), Invalid (a bad name, the area
+    itself, nothing picked).
+    """
+    area = Area.of(actor)
+    if not paths:
+        raise Invalid(TransferError.STAGING_INVALID, "Pick at least one file or folder.")
+    picked: list[list[str]] = []
+    for path in dict.fromkeys(paths):
+        parts = split(path)
+        if not parts:
+            raise Invalid(TransferError.STAGING_INVALID, "The staging area itself stays.")
+        area.stat(parts)  # NotFound when missing
+        picked.append(parts)
+    # a folder and something inside it may both be picked: remove the outer one only
+    outer = [p for p in picked if not any(q != p and p[: len(q)] == q for q in picked)]
+    for parts in outer:
+        area.remove_tree(parts)
+        area.audit("delete", parts)
+    return len(outer)
