@@ -22,6 +22,8 @@ from sinfonia.dicom.services import remote_aes
 from sinfonia.support.services import pages
 from tests.accounts.conftest import PASSWORD, configure
 from tests.accounts.ldap_server import Directory
+from tests.accounts.logins import code, enrol, session_login
+from tests.conftest import Api
 
 SYSTEM = Actor.local_system()
 
@@ -374,3 +376,16 @@ def test_groups_that_cannot_be_read_refuse_the_sign_in(
     configure(settings, directory, SINFONIA_LDAP_GROUP_BASE=nowhere)
     assert api_login(uid)[1].status_code == 401
     assert memberships(User.objects.get(username=uid)) == {"radiology": Role.MEMBER}  # as was
+
+
+def test_two_factor_log_in_for_a_directory_account(ldap_on: Directory, uid: str) -> None:
+    ldap_on.add_person(uid, PASSWORD)
+    assert api_login(uid)[1].status_code == 200
+    secret, _ = enrol(Api(User.objects.get(username=uid)))
+
+    _, without = api_login(uid)
+    assert without.status_code == 401 and without.json()["code"] == "otp_required"
+    with_code = session_login(Client(), uid, PASSWORD, otp=code(secret, 1))
+    assert with_code.status_code == 200, with_code.content
+    wrong_password = session_login(Client(), uid, "not-the-Password-1", otp=code(secret, 2))
+    assert wrong_password.status_code == 401
