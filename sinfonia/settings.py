@@ -4,13 +4,17 @@ SINFONIA_DATA          data folder (database, blobs, secret key); default ./sinf
 SINFONIA_DATABASE_URL  postgres://user:pass@host:port/db; SQLite in the data folder when unset
 SINFONIA_ID_SCHEME     path of a JSON file describing the project-identifier scheme
 SINFONIA_TRASH_RETENTION_DAYS  days a deleted element stays restorable (default 30)
+SINFONIA_LDAP_*        sign-in against an LDAP directory (see `ldap_settings`, docs/admin.md)
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -62,6 +66,74 @@ def _database(url: str | None) -> dict[str, object]:
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
     }
+
+
+# LDAP settings: SINFONIA_LDAP_<KEY> in the environment, else <key> in the TOML file that
+# SINFONIA_LDAP_CONFIG names. Strings, except the flags and numbers noted.
+_LDAP_KEYS = {
+    "url": "",  # ldap://host:389 or ldaps://host:636; unset: no LDAP
+    "bind_dn": "",  # service account that searches the directory; empty: anonymous
+    "bind_password": "",
+    "user_base": "",  # where people are searched (subtree)
+    "user_filter": "(uid=%(user)s)",
+    "user_attrs": "first_name=givenName,last_name=sn,email=mail",
+    "group_base": "",  # where groups are searched (subtree); needed for the two below
+    "group_type": "groupOfNames",  # or groupOfUniqueNames, posixGroup
+    "group_filter": "",  # default: (objectClass=<group_type>)
+    "mirror_groups": "",  # comma-separated group names (cn) mirrored to Sinfonia groups
+    "admin_group": "",  # name (cn) of the group whose members are site administrators
+    "require_group": "",  # DN of a group outside which nobody signs in with LDAP
+    "starttls": False,
+    "ca_file": "",  # CA certificates to verify the server's certificate with
+    "timeout": 10,  # seconds for connecting and for each operation
+    "sync_seconds": 3600,  # `serve` deactivates locked or removed accounts this often; 0: never
+}
+
+
+def ldap_settings(environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """The LDAP configuration in ``environ`` (and its file), or None when no URL is set."""
+    from_file: dict[str, Any] = {}
+    if path := environ.get("SINFONIA_LDAP_CONFIG"):
+        try:
+            with open(path, "rb") as fh:
+                from_file = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ImproperlyConfigured(f"SINFONIA_LDAP_CONFIG: {exc}") from exc
+        if unknown := set(from_file) - set(_LDAP_KEYS):
+            raise ImproperlyConfigured(f"SINFONIA_LDAP_CONFIG: unknown keys {sorted(unknown)}")
+    config: dict[str, Any] = {}
+    for key, default in _LDAP_KEYS.items():
+        raw = environ.get(f"SINFONIA_LDAP_{key.upper()}", from_file.get(key, default))
+        if isinstance(default, bool):
+            config[key] = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
+        elif isinstance(default, int):
+            try:
+                config[key] = int(raw)
+            except ValueError:
+                raise ImproperlyConfigured(f"SINFONIA_LDAP_{key.upper()}: not a number") from None
+        else:
+            config[key] = str(raw).strip()
+    if not config["url"]:
+        return None
+    if not config["user_base"]:
+        raise ImproperlyConfigured("SINFONIA_LDAP_URL is set but SINFONIA_LDAP_USER_BASE is not")
+    if (config["mirror_groups"] or config["admin_group"]) and not config["group_base"]:
+        raise ImproperlyConfigured(
+            "SINFONIA_LDAP_MIRROR_GROUPS and SINFONIA_LDAP_ADMIN_GROUP need "
+            "SINFONIA_LDAP_GROUP_BASE"
+        )
+    if config["group_type"] not in ("groupOfNames", "groupOfUniqueNames", "posixGroup"):
+        raise ImproperlyConfigured(
+            "SINFONIA_LDAP_GROUP_TYPE: groupOfNames, groupOfUniqueNames or posixGroup"
+        )
+    for pair in filter(None, config["user_attrs"].split(",")):  # empty: copy nothing
+        field, _, attribute = (part.strip() for part in pair.partition("="))
+        if field not in ("first_name", "last_name", "email") or not attribute:
+            raise ImproperlyConfigured(
+                f"SINFONIA_LDAP_USER_ATTRS: {pair.strip()!r} is not first_name, last_name or "
+                "email = an LDAP attribute"
+            )
+    return config
 
 
 SECRET_KEY = _secret_key()
@@ -126,6 +198,11 @@ TEMPLATES = [
 DATABASES = {"default": _database(os.environ.get("SINFONIA_DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# Local passwords first; then the directory, when one is configured (sinfonia.accounts.directory).
+SINFONIA_LDAP = ldap_settings(os.environ)
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if SINFONIA_LDAP is not None:
+    AUTHENTICATION_BACKENDS.append("sinfonia.accounts.directory.DirectoryBackend")
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

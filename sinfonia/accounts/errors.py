@@ -8,6 +8,7 @@ class AccountError(StrEnum):
     USERNAME_TAKEN = "username_taken"
     INVALID_USERNAME = "invalid_username"
     WEAK_PASSWORD = "weak_password"
+    DIRECTORY_ACCOUNT = "directory_account"  # the LDAP directory keeps this account's password
     GROUP_NOT_FOUND = "group_not_found"
     GROUP_NAME_TAKEN = "group_name_taken"
     NOT_GROUP_ADMIN = "not_group_admin"

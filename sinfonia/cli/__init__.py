@@ -78,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("user")
     g.add_parser("list", parents=[common], help="list groups and members")
 
+    ld = sub.add_parser("ldap", help="the LDAP directory").add_subparsers(
+        dest="action", required=True
+    )
+    ld.add_parser(
+        "sync",
+        parents=[common],
+        help="deactivate directory accounts that are locked or gone from the directory",
+    )
+
     k = sub.add_parser("apikey", help="API keys").add_subparsers(dest="action", required=True)
     kc = k.add_parser("create", parents=[common], help="create a key for USER and print it")
     kc.add_argument("user")
@@ -146,9 +155,13 @@ def _setup(data: str | None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sinfonia.settings")
     import django
     from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
 
     if not apps.ready:
-        django.setup()
+        try:
+            django.setup()
+        except ImproperlyConfigured as exc:  # a setting is wrong: say which, no traceback
+            raise SystemExit(f"sinfonia: {exc}") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

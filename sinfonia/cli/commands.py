@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from django.conf import settings
 from django.core.management import call_command
 
 from sinfonia.accounts.models import Group, Role, User
@@ -123,6 +124,25 @@ def apikey_create(actor: Actor, args: argparse.Namespace) -> int:
     return 0
 
 
+def ldap_sync(actor: Actor, args: argparse.Namespace) -> int:
+    if settings.SINFONIA_LDAP is None:
+        print("sinfonia: LDAP is not configured (SINFONIA_LDAP_URL)", file=sys.stderr)
+        return 1
+    import ldap
+
+    from sinfonia.accounts import directory
+
+    try:
+        report = directory.sync(actor)
+    except ldap.LDAPError as exc:
+        print(f"sinfonia: the directory did not answer: {exc}", file=sys.stderr)
+        return 1
+    print(f"checked {report.checked} directory account(s)")
+    for name, why in sorted(report.deactivated.items()):
+        print(f"deactivated {name}: {why}")
+    return 0
+
+
 def collection_create(actor: Actor, args: argparse.Namespace) -> int:
     node = tree.create_collection(
         actor, args.name, description=args.description, public=args.public
@@ -192,6 +212,7 @@ HANDLERS = {
     ("group", "remove"): group_remove,
     ("group", "list"): group_list,
     ("apikey", "create"): apikey_create,
+    ("ldap", "sync"): ldap_sync,
     ("collection", "create"): collection_create,
     ("collection", "list"): collection_list,
     ("trash", "purge-expired"): trash_purge_expired,

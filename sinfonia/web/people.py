@@ -226,7 +226,12 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/profile.html",
-        {"keys": apikeys.list_api_keys(a, user), "new_key": new_key, "profile_user": user},
+        {
+            "keys": apikeys.list_api_keys(a, user),
+            "new_key": new_key,
+            "profile_user": user,
+            "directory_account": users.is_directory_account(user),
+        },
     )
 
 
