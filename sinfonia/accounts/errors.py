@@ -15,6 +15,7 @@ class AccountError(StrEnum):
     LAST_GROUP_ADMIN = "last_group_admin"
     NOT_A_MEMBER = "not_a_member"
     API_KEY_NOT_FOUND = "api_key_not_found"
+    INVALID_API_KEY = "invalid_api_key"
     LOGIN_REQUIRED = "login_required"
     SSH_KEY_NOT_FOUND = "ssh_key_not_found"
     INVALID_SSH_KEY = "invalid_ssh_key"

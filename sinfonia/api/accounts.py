@@ -125,6 +125,9 @@ def set_password(request: HttpRequest, user_id: int, body: PasswordIn) -> Status
     return Status(204, None)
 
 
+ScopeName = Literal["read", "read-write"]
+
+
 class ApiKeyOut(Schema):
     id: int
     name: str
@@ -132,6 +135,7 @@ class ApiKeyOut(Schema):
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
+    scope: ScopeName
 
     @staticmethod
     def of(k: ApiKey) -> dict[str, Any]:
@@ -142,12 +146,16 @@ class ApiKeyOut(Schema):
             "created_at": k.created_at,
             "last_used_at": k.last_used_at,
             "expires_at": k.expires_at,
+            "scope": k.scope,
         }
 
 
 class ApiKeyIn(Schema):
-    name: str = ""
+    name: str = Field("", max_length=255)
     expires_at: datetime | None = None
+    scope: ScopeName = Field(
+        "read-write", description="`read`: list, search and download only; `read-write`: all"
+    )
 
 
 class ApiKeyCreatedOut(ApiKeyOut):
@@ -164,7 +172,7 @@ def list_keys(request: HttpRequest, user_id: int) -> list[dict[str, Any]]:
 def create_key(request: HttpRequest, user_id: int, body: ApiKeyIn) -> Status[dict[str, Any]]:
     a = actor(request)
     key, secret = apikeys.create_api_key(
-        a, users.get_user(a, user_id), body.name, expires_at=body.expires_at
+        a, users.get_user(a, user_id), body.name, expires_at=body.expires_at, scope=body.scope
     )
     return Status(201, {**ApiKeyOut.of(key), "key": secret})
 

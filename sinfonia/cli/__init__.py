@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     kc = k.add_parser("create", parents=[common], help="create a key for USER and print it")
     kc.add_argument("user")
     kc.add_argument("--name", default="")
+    kc.add_argument(
+        "--read-only",
+        action="store_true",
+        help="a read-only key: list, search and download only",
+    )
 
     c = sub.add_parser("collection", help="collections").add_subparsers(
         dest="action", required=True

@@ -7,7 +7,7 @@ import sys
 
 from django.core.management import call_command
 
-from sinfonia.accounts.models import Group, Role, User
+from sinfonia.accounts.models import Group, Role, Scope, User
 from sinfonia.accounts.services import apikeys, groups, users
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import NotFound
@@ -106,7 +106,8 @@ def group_list(actor: Actor, args: argparse.Namespace) -> int:
 
 def apikey_create(actor: Actor, args: argparse.Namespace) -> int:
     user = users.find_user(args.user)
-    _, secret = apikeys.create_api_key(actor, user, args.name)
+    scope = Scope.READ if args.read_only else Scope.READ_WRITE
+    _, secret = apikeys.create_api_key(actor, user, args.name, scope=scope)
     print(secret)
     return 0
 

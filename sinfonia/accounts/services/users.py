@@ -50,6 +50,7 @@ def create_user(
 
     Returns the user and, when no password was given, the generated one (shown once).
     """
+    actor.require_write()
     require_site_admin(actor, "create accounts")
     if not USERNAME.match(username):
         raise Invalid(
@@ -107,6 +108,7 @@ def update_user(
     site_admin: bool | None = None,
 ) -> User:
     """Edit profile details (the user or a site administrator); status flags need the latter."""
+    actor.require_write()
     if not actor.is_site_admin and (actor.user is None or actor.user.pk != user.pk):
         raise PermissionDenied(AccountError.NOT_SITE_ADMIN, "You may edit only your own profile.")
     if (is_active is not None or site_admin is not None) and not actor.is_site_admin:
@@ -131,6 +133,7 @@ def update_user(
 @transaction.atomic
 def set_password(actor: Actor, user: User, new: str, *, old: str | None = None) -> None:
     """Change a password: users give their current one; site administrators need not."""
+    actor.require_write()
     own = actor.user is not None and actor.user.pk == user.pk
     if not own:
         require_site_admin(actor, "set other people's passwords")
