@@ -24,6 +24,7 @@ from sinfonia.resources.models import Level
 from sinfonia.resources.selectors import get_node
 from sinfonia.resources.services import files
 from sinfonia.storage import blobstore
+from sinfonia.web.security import SANDBOX_POLICY
 
 router = Router(tags=["files"])
 
@@ -160,6 +161,9 @@ def download(request: HttpRequest, node_id: int, inline: bool = False) -> HttpRe
         disposition = response["Content-Disposition"]
         response["Content-Disposition"] = "inline" + disposition[len("attachment") :]
         response["X-Frame-Options"] = "SAMEORIGIN"
+    elif response.status_code in (200, 206):
+        # An attachment: should a browser render it anyway (HTML, SVG, XML), nothing in it runs.
+        response["Content-Security-Policy"] = SANDBOX_POLICY
     return response
 
 

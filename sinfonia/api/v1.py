@@ -10,6 +10,7 @@ from sinfonia.api import (
     accounts,
     acl,
     archives,
+    audit,
     dicom,
     files,
     misc,
@@ -58,3 +59,4 @@ api.add_router("", sshkeys.router)
 api.add_router("", sftp.router)
 api.add_router("", search.router)
 api.add_router("", misc.router)
+api.add_router("", audit.router)

@@ -13,6 +13,7 @@ from sinfonia.core import errors
 from sinfonia.support.models import PageSlug, Topic
 from sinfonia.support.services import contact, pages
 from sinfonia.web.common import actor, portal_view
+from sinfonia.web.security import SANDBOX_POLICY
 
 
 def contact_page(request: HttpRequest) -> HttpResponseBase:
@@ -66,4 +67,5 @@ def attachment(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
         content_type="application/octet-stream",
     )
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = SANDBOX_POLICY
     return response

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from sinfonia.web import browse, contact, people, views
+from sinfonia.web import audit, browse, contact, people, views
 
 urlpatterns = [
     path(
@@ -30,4 +30,5 @@ urlpatterns = [
     path("profile/", people.profile, name="profile"),
     path("trash/", people.trash_page, name="trash"),
     path("sftp/", views.sftp_page, name="sftp"),
+    path("audit/", audit.audit_page, name="audit"),
 ]

@@ -1034,6 +1034,7 @@ OTHER_OPS: list[Op] = [
         lambda a, w: a.post("/sftp/export", {"sources": [w.file]}),
     ),
     Op("audit", "GET", "/audit", lambda a, w: a.get("/audit"), stranger=403),
+    Op("audit-csv", "GET", "/audit.csv", lambda a, w: a.get("/audit.csv"), stranger=403),
     Op(
         "search",
         "GET",
