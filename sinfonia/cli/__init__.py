@@ -72,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("user")
     g.add_parser("list", parents=[common], help="list groups and members")
 
+    ck = sub.add_parser(
+        "check",
+        parents=[common],
+        help="report unsafe settings (debug, secret key, HTTPS, database, 2FA, ...)",
+    )
+    ck.add_argument(
+        "--fail-on-warning", action="store_true", help="exit 1 on warnings too, not only errors"
+    )
+
     k = sub.add_parser("apikey", help="API keys").add_subparsers(dest="action", required=True)
     kc = k.add_parser("create", parents=[common], help="create a key for USER and print it")
     kc.add_argument("user")

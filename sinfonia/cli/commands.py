@@ -37,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
             dicom_port=args.dicom_port,
             ae_title=args.ae_title,
         )
+    if args.command == "check":
+        from sinfonia.cli.check import check
+
+        return check(fail_on_warning=args.fail_on_warning)
     call_command("migrate", interactive=False, verbosity=0)
     actor = actor_for(args)
     handler = HANDLERS[(args.command, getattr(args, "action", None))]
