@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
@@ -43,6 +44,17 @@ api = NinjaAPI(
 def service_error(request: HttpRequest, exc: errors.ServiceError) -> HttpResponse:
     return api.create_response(
         request, {"code": str(exc.code), "detail": exc.message}, status=status_for(exc)
+    )
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A number too large for the database (an id of 30 digits): the client's mistake."""
+    return api.create_response(
+        request,
+        {"code": "out_of_range", "detail": "A number in the request is out of range."},
+        status=400,
     )
 
 
