@@ -317,10 +317,18 @@ class SessionOut(Schema):
 @session_router.post(
     "/session",
     auth=None,
-    response={200: SessionOut, 401: ErrorOut},
+    response={200: SessionOut, 401: ErrorOut, 403: ErrorOut, 415: ErrorOut},
     summary="Sign in with a password; sets the session cookie",
 )
 def sign_in(request: HttpRequest, body: LoginIn) -> Any:
+    # No CSRF token exists before signing in, so login CSRF (a foreign page signing the victim
+    # in to the attacker's account) is stopped otherwise: a JSON body, which a cross-site form
+    # cannot send without a CORS preflight, and no foreign Origin.
+    if request.content_type != "application/json":
+        return Status(415, {"code": "json_required", "detail": "Send the body as JSON."})
+    origin = request.headers.get("Origin")
+    if origin and origin != f"{request.scheme}://{request.get_host()}":
+        return Status(403, {"code": "foreign_origin", "detail": "Sign in from this site."})
     user = authenticate(request, username=body.username, password=body.password)
     if user is None or not isinstance(user, User):
         return Status(401, {"code": "bad_credentials", "detail": "Wrong user name or password."})
