@@ -276,6 +276,7 @@ async def respond(
     if body is not None:
         all_headers["Content-Type"] = "application/json"
     all_headers["Server-Version"] = f"sinfonia/{__version__}"
+    all_headers["X-Content-Type-Options"] = "nosniff"  # outside Django's middleware here
     await send(
         {
             "type": "http.response.start",

@@ -64,6 +64,30 @@ def test_a_read_only_key_reads_lists_searches_and_downloads(alice, setup):
     assert ro.ok(ro.get("/users/me"))["username"] == "alice"
 
 
+def test_a_read_only_key_downloads_archives_zip_listings_and_dicom(alice, setup):
+    import io
+    import zipfile
+
+    from tests.dicom.dicomweb_helpers import body_of, read
+
+    rw = KeyApi(alice)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("inner.txt", "x")
+    zipped = rw.ok(rw.upload(setup["folder"]["id"], "z.zip", buffer.getvalue()), 201)
+    ct = bundled("CT_small.dcm")
+    assert stow(rw.client, [ct], destination_id=str(setup["folder"]["id"])).status_code == 200
+    ro = KeyApi(alice, "read")
+    archive = ro.get("/archive", ids=str(setup["folder"]["id"]))
+    assert archive.status_code == 200
+    assert "F/a.txt" in zipfile.ZipFile(io.BytesIO(body_of(archive))).namelist()
+    assert [e["name"] for e in ro.ok(ro.get(f"/files/{zipped['id']}/zip"))] == ["inner.txt"]
+    study = read(ct).StudyInstanceUID
+    metadata = ro.client.get(f"/dicom-web/studies/{study}/metadata")
+    assert metadata.status_code == 200
+    assert ro.client.get(f"/dicom-web/studies/{study}").status_code == 200
+
+
 @pytest.mark.parametrize(
     "call",
     [
