@@ -19,12 +19,12 @@ from sinfonia.api.common import actor
 from sinfonia.api.resources import ERRORS, detail
 from sinfonia.api.schemas import ErrorOut, NodeDetailOut
 from sinfonia.core.errors import Invalid
+from sinfonia.core.http import SANDBOX_POLICY
 from sinfonia.resources.errors import ResourceError
 from sinfonia.resources.models import Level
 from sinfonia.resources.selectors import get_node
 from sinfonia.resources.services import files
 from sinfonia.storage import blobstore
-from sinfonia.web.security import SANDBOX_POLICY
 
 router = Router(tags=["files"])
 

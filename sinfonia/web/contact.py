@@ -10,10 +10,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from sinfonia.core import errors
+from sinfonia.core.http import SANDBOX_POLICY
 from sinfonia.support.models import PageSlug, Topic
 from sinfonia.support.services import contact, pages
 from sinfonia.web.common import actor, portal_view
-from sinfonia.web.security import SANDBOX_POLICY
 
 
 def contact_page(request: HttpRequest) -> HttpResponseBase:
