@@ -1,6 +1,7 @@
 """`sinfonia check`: Django's system checks with the deployment ones and every check another
 part of Sinfonia registered (sinfonia/core/checks.py, sinfonia/accounts/checks.py, ...), as a
-readable report. Exit status 1 when there are errors (or warnings, with --fail-on-warning)."""
+readable report. Exit status 1 when there are errors (or warnings, with --fail-on-warning), 2
+when a check could not run at all (the database unreachable, for one)."""
 
 from __future__ import annotations
 
@@ -44,5 +45,10 @@ def report(found: list[checks.CheckMessage], out: TextIO) -> tuple[int, int]:
 
 
 def check(*, fail_on_warning: bool = False, out: TextIO = sys.stdout) -> int:
-    errors, warnings = report(run_checks(), out)
+    try:
+        found = run_checks()
+    except Exception as exc:  # a check that cannot run (database unreachable, ...) is an error
+        print(f"CRITICAL a check could not run: {type(exc).__name__}: {exc}", file=out)
+        return 2
+    errors, warnings = report(found, out)
     return 1 if errors or (fail_on_warning and warnings) else 0

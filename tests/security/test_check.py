@@ -79,3 +79,16 @@ def test_any_registered_deploy_check_is_reported(settings: Any):
     settings.DEBUG = True
     out = io.StringIO()
     assert check(out=out) == 1 and "sinfonia.E001" in out.getvalue()
+
+
+def test_a_check_that_cannot_run_is_reported_with_status_2():
+    def broken(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+        raise ConnectionError("database unreachable")
+
+    checks.register(broken, "accounts", deploy=True)
+    try:
+        out = io.StringIO()
+        assert check(out=out) == 2
+        assert "could not run: ConnectionError: database unreachable" in out.getvalue()
+    finally:
+        checks.registry.registry.deployment_checks.discard(broken)
