@@ -5,6 +5,8 @@ SINFONIA_DATABASE_URL  postgres://user:pass@host:port/db; SQLite in the data fol
 SINFONIA_ID_SCHEME     path of a JSON file describing the project-identifier scheme
 SINFONIA_TRASH_RETENTION_DAYS  days a deleted element stays restorable (default 30)
 SINFONIA_LDAP_*        sign-in against an LDAP directory (see `ldap_settings`, docs/admin.md)
+SINFONIA_HTTPS         1 behind a TLS-terminating proxy: secure cookies, HSTS, X-Forwarded-Proto
+(docs/deploy.md, docs/security.md)
 """
 
 from __future__ import annotations
@@ -175,6 +177,7 @@ MIDDLEWARE = [
     "sinfonia.web.middleware.TwoFactorEnrolmentMiddleware",
     "sinfonia.web.middleware.PrivacyPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "sinfonia.web.security.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "sinfonia.urls"
@@ -207,9 +210,16 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# Password policy (docs/security.md): 10 characters or more, not one of the 20,000 most common
+# passwords, not all digits, not too close to the user name, names or e-mail address.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": int(os.environ.get("SINFONIA_PASSWORD_MIN_LENGTH", "10"))},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en"
@@ -229,6 +239,30 @@ FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Headers (docs/security.md). nosniff, referrer and opener policies on every response; the
+# portal's Content-Security-Policy comes from sinfonia.web.security (SINFONIA_CSP replaces it).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "SAMEORIGIN"  # the previewer frames PDFs from the same origin
+# Deliberate: SAMEORIGIN framing (above); HSTS preloading is the operator's decision.
+SILENCED_SYSTEM_CHECKS = ["security.W019", "security.W021"]
+SINFONIA_CSP = os.environ.get("SINFONIA_CSP", "")
+# Behind a TLS-terminating proxy (nginx) that sets X-Forwarded-Proto: cookies only over HTTPS,
+# and HSTS (SINFONIA_HSTS_SECONDS, one year by default; 0 turns it off).
+SINFONIA_HTTPS = os.environ.get("SINFONIA_HTTPS", "") == "1"
+if SINFONIA_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SINFONIA_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("SINFONIA_HSTS_SUBDOMAINS", "") == "1"
+    SECURE_SSL_REDIRECT = os.environ.get("SINFONIA_SSL_REDIRECT", "") == "1"
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    if not SECURE_SSL_REDIRECT:  # the proxy redirects http:// to https:// (docs/deploy.md)
+        SILENCED_SYSTEM_CHECKS.append("security.W008")
 
 SINFONIA_BLOB_DIR = DATA_DIR / "blobs"
 SINFONIA_TMP_DIR = DATA_DIR / "tmp"

@@ -17,6 +17,7 @@ class AccountError(StrEnum):
     SELF_LOCKOUT = "self_lockout"
     NOT_A_MEMBER = "not_a_member"
     API_KEY_NOT_FOUND = "api_key_not_found"
+    INVALID_API_KEY = "invalid_api_key"
     LOGIN_REQUIRED = "login_required"
     SSH_KEY_NOT_FOUND = "ssh_key_not_found"
     INVALID_SSH_KEY = "invalid_ssh_key"

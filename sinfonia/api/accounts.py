@@ -128,6 +128,9 @@ def set_password(request: HttpRequest, user_id: int, body: PasswordIn) -> Status
     return Status(204, None)
 
 
+ScopeName = Literal["read", "read-write"]
+
+
 class ApiKeyOut(Schema):
     id: int
     name: str
@@ -135,6 +138,7 @@ class ApiKeyOut(Schema):
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
+    scope: ScopeName
 
     @staticmethod
     def of(k: ApiKey) -> dict[str, Any]:
@@ -145,12 +149,16 @@ class ApiKeyOut(Schema):
             "created_at": k.created_at,
             "last_used_at": k.last_used_at,
             "expires_at": k.expires_at,
+            "scope": k.scope,
         }
 
 
 class ApiKeyIn(Schema):
-    name: str = ""
+    name: str = Field("", max_length=255)
     expires_at: datetime | None = None
+    scope: ScopeName = Field(
+        "read-write", description="`read`: list, search and download only; `read-write`: all"
+    )
 
 
 class ApiKeyCreatedOut(ApiKeyOut):
@@ -167,7 +175,7 @@ def list_keys(request: HttpRequest, user_id: int) -> list[dict[str, Any]]:
 def create_key(request: HttpRequest, user_id: int, body: ApiKeyIn) -> Status[dict[str, Any]]:
     a = actor(request)
     key, secret = apikeys.create_api_key(
-        a, users.get_user(a, user_id), body.name, expires_at=body.expires_at
+        a, users.get_user(a, user_id), body.name, expires_at=body.expires_at, scope=body.scope
     )
     return Status(201, {**ApiKeyOut.of(key), "key": secret})
 
@@ -315,13 +323,22 @@ class SessionOut(Schema):
 @session_router.post(
     "/session",
     auth=None,
-    response={200: SessionOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut},
+    response={200: SessionOut, 401: ErrorOut, 403: ErrorOut, 415: ErrorOut, 429: ErrorOut},
     summary="Sign in with a password (and a code with 2FA); sets the session cookie",
     description="401 `bad_credentials`, `otp_required` or `bad_otp`; 429 `too_many_failures` "
     "after repeated failures; 403 `two_factor_required` for a site administrator who must "
-    "set up two-factor log-in (in the portal) first.",
+    "set up two-factor log-in (in the portal) first; 415 `json_required` (a JSON body only) "
+    "and 403 `foreign_origin`: login CSRF protection.",
 )
 def sign_in(request: HttpRequest, body: LoginIn) -> Any:
+    # No CSRF token exists before signing in, so login CSRF (a foreign page signing the victim
+    # in to the attacker's account) is stopped otherwise: a JSON body, which a cross-site form
+    # cannot send without a CORS preflight, and no foreign Origin.
+    if request.content_type != "application/json":
+        return Status(415, {"code": "json_required", "detail": "Send the body as JSON."})
+    origin = request.headers.get("Origin")
+    if origin and origin != f"{request.scheme}://{request.get_host()}":
+        return Status(403, {"code": "foreign_origin", "detail": "Sign in from this site."})
     user = login_service.check_credentials(
         body.username, body.password, body.otp, channel="api", client=client_address(request)
     )

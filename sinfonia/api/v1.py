@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
@@ -10,6 +11,7 @@ from sinfonia.api import (
     accounts,
     acl,
     archives,
+    audit,
     dicom,
     files,
     misc,
@@ -50,6 +52,17 @@ def service_error(request: HttpRequest, exc: errors.ServiceError) -> HttpRespons
     return response
 
 
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A number too large for the database (an id of 30 digits): the client's mistake."""
+    return api.create_response(
+        request,
+        {"code": "out_of_range", "detail": "A number in the request is out of range."},
+        status=400,
+    )
+
+
 api.add_router("", accounts.session_router)
 api.add_router("", resources.router)
 api.add_router("", files.router)
@@ -65,3 +78,4 @@ api.add_router("", twofactor.router)
 api.add_router("", sftp.router)
 api.add_router("", search.router)
 api.add_router("", misc.router)
+api.add_router("", audit.router)

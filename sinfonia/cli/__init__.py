@@ -86,11 +86,24 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="deactivate directory accounts that are locked or gone from the directory",
     )
+    ck = sub.add_parser(
+        "check",
+        parents=[common],
+        help="report unsafe settings (debug, secret key, HTTPS, database, 2FA, ...)",
+    )
+    ck.add_argument(
+        "--fail-on-warning", action="store_true", help="exit 1 on warnings too, not only errors"
+    )
 
     k = sub.add_parser("apikey", help="API keys").add_subparsers(dest="action", required=True)
     kc = k.add_parser("create", parents=[common], help="create a key for USER and print it")
     kc.add_argument("user")
     kc.add_argument("--name", default="")
+    kc.add_argument(
+        "--read-only",
+        action="store_true",
+        help="a read-only key: list, search and download only",
+    )
 
     c = sub.add_parser("collection", help="collections").add_subparsers(
         dest="action", required=True

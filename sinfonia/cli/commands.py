@@ -8,7 +8,7 @@ import sys
 from django.conf import settings
 from django.core.management import call_command
 
-from sinfonia.accounts.models import Group, Role, User
+from sinfonia.accounts.models import Group, Role, Scope, User
 from sinfonia.accounts.services import apikeys, groups, login, twofactor, users
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import NotFound
@@ -38,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
             dicom_port=args.dicom_port,
             ae_title=args.ae_title,
         )
+    if args.command == "check":
+        from sinfonia.cli.check import check
+
+        return check(fail_on_warning=args.fail_on_warning)
     call_command("migrate", interactive=False, verbosity=0)
     actor = actor_for(args)
     handler = HANDLERS[(args.command, getattr(args, "action", None))]
@@ -119,7 +123,8 @@ def group_list(actor: Actor, args: argparse.Namespace) -> int:
 
 def apikey_create(actor: Actor, args: argparse.Namespace) -> int:
     user = users.find_user(args.user)
-    _, secret = apikeys.create_api_key(actor, user, args.name)
+    scope = Scope.READ if args.read_only else Scope.READ_WRITE
+    _, secret = apikeys.create_api_key(actor, user, args.name, scope=scope)
     print(secret)
     return 0
 

@@ -11,6 +11,12 @@ from enum import StrEnum
 from typing import Any
 
 
+class CoreError(StrEnum):
+    """Failures that belong to no one domain."""
+
+    READ_ONLY_KEY = "read_only_key"
+
+
 class ServiceError(Exception):
     """Base of every error a service raises on purpose."""
 

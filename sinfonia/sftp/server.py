@@ -76,7 +76,7 @@ def _log_failure(future: asyncio.Future[Any]) -> None:
         log.error("SFTP housekeeping failed: %s", future.exception())
 
 
-def _password_user(username: str, password: str, client: str) -> User | None:
+def _password_user(username: str, password: str, client: str) -> tuple[User, bool] | None:
     # Throttled and counted like every log-in; accounts with two-factor log-in take an API key
     # ("app password") here, not their password.
     return login.check_app_password(username, password, channel="sftp", client=client)
@@ -158,7 +158,12 @@ class SftpServer:
         username = chan.get_extra_info("username")
         user = gate.users[username]
         peer = chan.get_extra_info("peername") or ("", 0)
-        actor = Actor(user=user, channel="sftp", client=str(peer[0]))
+        actor = Actor(
+            user=user,
+            channel="sftp",
+            client=str(peer[0]),
+            read_only=username in gate.read_only,  # signed in with a read-only API key
+        )
         return Session(chan, actor, self.run)
 
     def _expire_parts(self) -> None:
@@ -200,6 +205,7 @@ class Gate(asyncssh.SSHServer):
         self.server = server
         self.conn: asyncssh.SSHServerConnection | None = None
         self.users: dict[str, User] = {}
+        self.read_only: set[str] = set()
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -218,11 +224,13 @@ class Gate(asyncssh.SSHServer):
     async def validate_password(self, username: str, password: str) -> bool:
         peer = self.conn.get_extra_info("peername") if self.conn is not None else None
         client = str(peer[0]) if peer else ""
-        user = await self.server.run(_password_user, username, password, client)
-        if user is None:
+        found = await self.server.run(_password_user, username, password, client)
+        if found is None:
             await asyncio.sleep(FAILED_LOGIN_DELAY)
             return False
-        self.users[username] = user
+        self.users[username], read_only = found
+        if read_only:
+            self.read_only.add(username)
         return True
 
     def public_key_auth_supported(self) -> bool:

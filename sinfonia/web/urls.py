@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from sinfonia.web import auth, browse, contact, people, search, sftp, twofactor, views
+from sinfonia.web import audit, auth, browse, contact, people, search, sftp, twofactor, views
 
 urlpatterns = [
     path("login/", auth.login_page, name="login"),
@@ -33,4 +33,5 @@ urlpatterns = [
     path("search/", search.search_page, name="search"),
     path("search/results/", search.search_results, name="search-results"),
     path("search/advanced/", search.advanced, name="search-advanced"),
+    path("audit/", audit.audit_page, name="audit"),
 ]

@@ -1108,6 +1108,7 @@ OTHER_OPS: list[Op] = [
         lambda a, w: a.post("/sftp/delete", {"paths": ["x"]}),
     ),
     Op("audit", "GET", "/audit", lambda a, w: a.get("/audit"), stranger=403),
+    Op("audit-csv", "GET", "/audit.csv", lambda a, w: a.get("/audit.csv"), stranger=403),
     Op(
         "search",
         "GET",

@@ -55,3 +55,26 @@ def test_sftp_failures_lock_the_account_everywhere(live: SftpServer, uid: str) -
     )
     assert answer.status_code == 429
     assert answer.json()["detail"] == "Too many failed log-ins; try again in 15 minutes."
+
+
+def test_a_read_only_api_key_opens_a_read_only_session(live: SftpServer, uid: str) -> None:
+    user = f"r{uid}"
+    key = live.user(user)
+    with live.client(key) as api:
+        made = api.post(
+            f"/users/{live.user_ids[user]}/api-keys", json={"name": "sftp", "scope": "read"}
+        )
+        assert made.status_code == 201, made.text
+        read_only = made.json()["key"]
+    client = live.paramiko(user, password=read_only)
+    try:
+        assert sorted(client.listdir("/")) == ["home", "repository"]
+        with pytest.raises(PermissionError):
+            client.mkdir("/home/new")
+        with pytest.raises(PermissionError), client.open(f"/repository/~{user}/x.txt", "wb") as fh:
+            fh.write(b"nope")
+    finally:
+        client.close()
+    with live.client(key) as api:
+        gone = api.get("/resource/lookup", params={"path": f"/~{user}/x.txt"})
+        assert gone.status_code == 404

@@ -1,4 +1,4 @@
-from sinfonia.accounts.models.apikey import ApiKey
+from sinfonia.accounts.models.apikey import ApiKey, Scope
 from sinfonia.accounts.models.group import Group, Membership, Role
 from sinfonia.accounts.models.loginfailure import LoginFailure
 from sinfonia.accounts.models.sshkey import SshKey
@@ -12,6 +12,7 @@ __all__ = [
     "Membership",
     "RecoveryCode",
     "Role",
+    "Scope",
     "SshKey",
     "TwoFactor",
     "User",

@@ -64,6 +64,7 @@ def _require_group_admin(actor: Actor, group: Group) -> None:
 @transaction.atomic
 def create_group(actor: Actor, name: str, *, description: str = "", public: bool = True) -> Group:
     """Create a group; its creator becomes its administrator."""
+    actor.require_write()
     _signed_in(actor)
     name = clean_name(name, what="group name")
     if Group.objects.filter(name__iexact=name).exists():
@@ -86,6 +87,7 @@ def update_group(
     description: str | None = None,
     public: bool | None = None,
 ) -> Group:
+    actor.require_write()
     _require_group_admin(actor, group)
     if name is not None:
         name = clean_name(name, what="group name")
@@ -104,6 +106,7 @@ def update_group(
 @transaction.atomic
 def delete_group(actor: Actor, group: Group) -> None:
     """Delete a group; the permissions it granted go with it."""
+    actor.require_write()
     _require_group_admin(actor, group)
     name = group.name
     group.delete()
@@ -113,6 +116,7 @@ def delete_group(actor: Actor, group: Group) -> None:
 @transaction.atomic
 def set_member(actor: Actor, group: Group, user: User, role: Role = Role.MEMBER) -> Membership:
     """Add ``user`` to ``group`` or change their role. Group administrators only."""
+    actor.require_write()
     _require_group_admin(actor, group)
     role = Role(role)
     membership, created = Membership.objects.get_or_create(
@@ -139,6 +143,7 @@ def _keep_an_admin(group: Group, leaving: User) -> None:
 @transaction.atomic
 def remove_member(actor: Actor, group: Group, user: User) -> None:
     """Remove ``user`` from ``group`` (group administrators, or the user leaving)."""
+    actor.require_write()
     leaving_self = actor.user is not None and actor.user.pk == user.pk
     if not leaving_self:
         _require_group_admin(actor, group)

@@ -136,29 +136,32 @@ def check_credentials(
     return user
 
 
-def check_app_password(username: str, secret: str, *, channel: str, client: str) -> User | None:
+def check_app_password(
+    username: str, secret: str, *, channel: str, client: str
+) -> tuple[User, bool] | None:
     """Log-in for protocols that cannot ask for a second factor (SFTP).
 
     ``secret`` is an API key of ``username`` (an "app password"), or the account's password
-    when the account has no two-factor log-in. None when refused (throttled, wrong, or a bare
-    password of a two-factor account); failures count like any other.
+    when the account has no two-factor log-in. Returns the user and whether the session is
+    read-only (a read-only key); None when refused (throttled, wrong, or a bare password of a
+    two-factor account); failures count like any other.
     """
     try:
         _check_throttle(username, client)
     except Throttled:
         return None
     if secret.startswith(apikeys.PREFIX):
-        user = apikeys.authenticate(secret)
-        if user is None or user.username != username:
+        key = apikeys.authenticate(secret)
+        if key is None or key.user.username != username:
             _fail(username, channel, client)
             return None
-        _succeed(user)
-        return user
+        _succeed(key.user)
+        return key.user, key.read_only
     try:
         user = check_password(username, secret, channel=channel, client=client)
     except (Unauthenticated, Throttled):
         return None
-    return None if twofactor.is_enabled(user) else user
+    return None if twofactor.is_enabled(user) else (user, False)
 
 
 @transaction.atomic

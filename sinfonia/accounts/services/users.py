@@ -51,6 +51,7 @@ def create_user(
 
     Returns the user and, when no password was given, the generated one (shown once).
     """
+    actor.require_write()
     require_site_admin(actor, "create accounts")
     generated = None
     if password is None:
@@ -148,6 +149,7 @@ def update_user(
 ) -> User:
     """Edit profile details (the user or a site administrator); status flags need the latter,
     and never on one's own account (no locking oneself out)."""
+    actor.require_write()
     if not actor.is_site_admin and (actor.user is None or actor.user.pk != user.pk):
         raise PermissionDenied(AccountError.NOT_SITE_ADMIN, "You may edit only your own profile.")
     if (is_active is not None or site_admin is not None) and not actor.is_site_admin:
@@ -184,6 +186,7 @@ def is_directory_account(user: User) -> bool:
 @transaction.atomic
 def set_password(actor: Actor, user: User, new: str, *, old: str | None = None) -> None:
     """Change a password: users give their current one; site administrators need not."""
+    actor.require_write()
     own = actor.user is not None and actor.user.pk == user.pk
     if not own:
         require_site_admin(actor, "set other people's passwords")

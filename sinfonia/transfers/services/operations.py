@@ -83,6 +83,7 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 
 def enqueue(actor: Actor, kind: str, params: dict[str, Any], *, unit: str = "bytes") -> Operation:
     """Queue ``kind`` to run as ``actor``; the worker is woken once the caller commits."""
+    actor.require_write()
     assert kind in HANDLERS, kind
     assert actor.user is not None
     op = Operation.objects.create(

@@ -112,9 +112,10 @@ class EntryPage:
 class Area:
     """One user's staging area. Every method takes the path inside it as a list of names."""
 
-    def __init__(self, user: User, actor: Actor | None = None) -> None:
+    def __init__(self, user: User, actor: Actor | None = None, *, audited: bool = True) -> None:
         self.user = user
         self.actor = actor
+        self.audited = audited
         self.root = home_root() / user.username
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -124,10 +125,15 @@ class Area:
         export audits itself as a whole)."""
         if actor.user is None:
             raise PermissionDenied(TransferError.STAGING_INVALID, "Staging areas belong to users.")
-        return cls(actor.user, actor if audit else None)
+        return cls(actor.user, actor, audited=audit)
+
+    def require_write(self) -> None:
+        """Changes need a read-write actor (not a read-only API key), checked before acting."""
+        if self.actor is not None:
+            self.actor.require_write()
 
     def audit(self, action: str, parts: Sequence[str], **detail: object) -> None:
-        if self.actor is not None:
+        if self.actor is not None and self.audited:
             record(self.actor, f"staging.{action}", None, path="/home/" + "/".join(parts), **detail)
 
     # -- paths ---------------------------------------------------------------------------------
@@ -199,6 +205,7 @@ class Area:
     def mkdir(self, parts: Sequence[str]) -> None:
         if not parts:
             raise Conflict(TransferError.STAGING_INVALID, "The staging area exists.")
+        self.require_write()
         with os_errors("folder"):
             os.mkdir(self.path(parts), 0o700)
         self.audit("mkdir", parts)
@@ -206,11 +213,13 @@ class Area:
     def rmdir(self, parts: Sequence[str]) -> None:
         if not parts:
             raise PermissionDenied(TransferError.STAGING_INVALID, "The staging area stays.")
+        self.require_write()
         with os_errors("folder"):
             os.rmdir(self.path(parts))
         self.audit("rmdir", parts)
 
     def remove(self, parts: Sequence[str]) -> None:
+        self.require_write()
         path = self.path(parts)
         with os_errors("file"):
             st = os.lstat(path)
@@ -222,6 +231,7 @@ class Area:
 
     def remove_tree(self, parts: Sequence[str]) -> None:
         """Remove a file or a whole folder (after an import that asked for it)."""
+        self.require_write()
         path = self.path(parts)
         with os_errors("file or folder"):
             if path.is_dir() and not path.is_symlink():
@@ -237,6 +247,7 @@ class Area:
         """Rename or move inside the area; never replaces an existing file or folder."""
         if not old or not new:
             raise PermissionDenied(TransferError.STAGING_INVALID, "The staging area stays.")
+        self.require_write()
         source, target = self.path(old), self.path(new)
         with os_errors("file or folder"):
             os.lstat(source)
@@ -246,6 +257,7 @@ class Area:
         self.audit("rename", old, to="/home/" + "/".join(new))
 
     def set_times(self, parts: Sequence[str], atime: float | None, mtime: float | None) -> None:
+        self.require_write()
         path = self.path(parts)
         with os_errors("file or folder"):
             st = os.lstat(path)
@@ -267,6 +279,8 @@ class Area:
     ) -> StagingFile:
         if not parts:
             raise Invalid(TransferError.STAGING_INVALID, "That is a folder, not a file.")
+        if write:
+            self.require_write()
         path = self.path(parts)
         flags = os.O_NOFOLLOW | os.O_CLOEXEC
         flags |= (os.O_RDWR if read else os.O_WRONLY) if write else os.O_RDONLY
@@ -400,6 +414,7 @@ def delete_entries(actor: Actor, paths: Sequence[str]) -> int:
     itself, nothing picked).
     """
     area = Area.of(actor)
+    area.require_write()
     if not paths:
         raise Invalid(TransferError.STAGING_INVALID, "Pick at least one file or folder.")
     picked: list[list[str]] = []

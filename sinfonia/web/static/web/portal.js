@@ -391,7 +391,7 @@
     el.className = "toast show sf-upload";
     el.setAttribute("role", "status");
     el.innerHTML = '<div class="toast-body"><div class="d-flex align-items-center gap-2"><span class="spinner-border spinner-border-sm"></span><b class="text-break sf-up-name"></b></div>' +
-      '<div class="progress mt-1" role="progressbar"><div class="progress-bar" style="width:0%"></div></div><div class="small sf-up-status"></div></div>';
+      '<div class="progress mt-1" role="progressbar"><div class="progress-bar"></div></div><div class="small sf-up-status"></div></div>';
     $(".sf-up-name", el).textContent = name;
     $("#toasts").appendChild(el);
     return el;
