@@ -81,7 +81,8 @@ def test_any_registered_deploy_check_is_reported(settings: Any):
     assert check(out=out) == 1 and "sinfonia.E001" in out.getvalue()
 
 
-def test_a_check_that_cannot_run_is_reported_with_status_2():
+def test_a_check_that_cannot_run_is_reported_with_status_2(db: None) -> None:
+    # db: the other registered checks (run in no set order) read the database
     def broken(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
         raise ConnectionError("database unreachable")
 
