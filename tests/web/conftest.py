@@ -4,6 +4,7 @@ Playwright (never ``playwright install``: the browser comes from apt)."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,3 +46,14 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def wait_for_js(page: Any, expression: str, timeout: float = 15.0) -> None:
+    """Wait until ``expression`` is true in the page. Playwright's own ``wait_for_function``
+    polls by evaluating a string inside the page, which the portal's Content-Security-Policy
+    (no 'unsafe-eval') forbids; ``page.evaluate`` goes through the debugging protocol instead."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)

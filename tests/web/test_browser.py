@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.transfers.live import ADMIN_PASSWORD, LiveServer
-from tests.web.conftest import SCREENSHOTS
+from tests.web.conftest import SCREENSHOTS, wait_for_js
 
 pytestmark = pytest.mark.slow
 
@@ -206,7 +206,7 @@ def test_preview_pdf_csv_and_dicom(page: Any, api: httpx.Client) -> None:
     page.wait_for_selector("#preview-csv >> text=P2")
     page.click("tr.sf-row[data-name='CT_small.dcm'] [data-action=preview]")
     page.wait_for_selector("#dicom-tags >> text=PatientName", timeout=30_000)
-    page.wait_for_function("(document.querySelector('#dicom-image') || {}).naturalWidth > 0")
+    wait_for_js(page, "(document.querySelector('#dicom-image') || {}).naturalWidth > 0")
     shot(page, "06-fileset-dicom-preview")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.transfers.live import ADMIN_PASSWORD, LiveServer
+from tests.web.conftest import wait_for_js
 from tests.web.test_browser import VIEWPORT, ready, shot
 
 pytestmark = pytest.mark.slow
@@ -24,11 +25,11 @@ def sign_in(chromium: Any, server: LiveServer, username: str, password: str) -> 
     p.fill("#id_username", username)
     p.fill("#id_password", password)
     p.click("#login-submit")
-    p.wait_for_function("!location.pathname.startsWith('/login/')")
+    wait_for_js(p, "!location.pathname.startsWith('/login/')")
     if "/privacy/accept/" in p.url:
         p.check("#accept")
         p.click("#accept-submit")
-        p.wait_for_function("!location.pathname.startsWith('/privacy/')")
+        wait_for_js(p, "!location.pathname.startsWith('/privacy/')")
     p.evaluate("localStorage.setItem('sinfonia.consent', JSON.stringify({essential: true}))")
     return p
 

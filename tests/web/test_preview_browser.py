@@ -19,7 +19,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from tests.transfers.live import ADMIN_PASSWORD, LiveServer, running
-from tests.web.conftest import SCREENSHOTS
+from tests.web.conftest import SCREENSHOTS, wait_for_js
 from tests.web.office_files import docx, is_pdf
 
 pytestmark = [
@@ -125,9 +125,10 @@ def open_preview(page: Any, fileset: dict[str, int], name: str) -> None:
 
 
 def image_loaded(page: Any) -> None:
-    page.wait_for_function(
+    wait_for_js(
+        page,
         "(() => { const i = document.querySelector('#dicom-image');"
-        " return i && i.complete && i.naturalWidth > 0; })()"
+        " return i && i.complete && i.naturalWidth > 0; })()",
     )
 
 
@@ -152,9 +153,7 @@ def test_dicom_window_preset_frames_and_series(page: Any, fileset: dict[str, int
     image_loaded(page)
     default = page.locator("#dicom-image").screenshot()
     page.select_option("#dicom-preset", label="Bone (400 / 1800)")
-    page.wait_for_function(
-        "document.querySelector('#dicom-image').src.includes('window_center=400')"
-    )
+    wait_for_js(page, "document.querySelector('#dicom-image').src.includes('window_center=400')")
     image_loaded(page)
     bone = page.locator("#dicom-image").screenshot()
     assert bone != default
@@ -166,7 +165,7 @@ def test_dicom_window_preset_frames_and_series(page: Any, fileset: dict[str, int
     page.wait_for_selector("#dicom-error:not(.d-none)")
     page.fill("#dicom-width", "80")
     page.press("#dicom-width", "Enter")
-    page.wait_for_function("document.querySelector('#dicom-image').src.includes('window_width=80')")
+    wait_for_js(page, "document.querySelector('#dicom-image').src.includes('window_width=80')")
     assert page.input_value("#dicom-preset") == "40,80"  # that is the brain preset
     # Series scrolling: the arrow keys and the buttons, in Instance Number order.
     page.wait_for_selector("#series-position:text-is('1 / 3')")
@@ -197,9 +196,9 @@ def test_frames_of_a_multiframe_instance(page: Any, fileset: dict[str, int]) -> 
     assert page.inner_text("#dicom-frame-label") == "1 / 15"
     page.locator("#preview-body h2").click()
     page.keyboard.press("ArrowDown")
-    page.wait_for_function("document.querySelector('#dicom-image').src.endsWith('frame=1')")
+    wait_for_js(page, "document.querySelector('#dicom-image').src.endsWith('frame=1')")
     page.locator("#dicom-frame").fill("7")
-    page.wait_for_function("document.querySelector('#dicom-image').src.endsWith('frame=7')")
+    wait_for_js(page, "document.querySelector('#dicom-image').src.endsWith('frame=7')")
     assert page.inner_text("#dicom-frame-label") == "8 / 15"
     image_loaded(page)
     assert page.locator("#dicom-error.d-none").count() == 1

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.transfers.live import USER_PASSWORD, LiveServer
+from tests.web.conftest import wait_for_js
 from tests.web.test_browser import VIEWPORT, ready, shot
 
 pytestmark = pytest.mark.slow
@@ -120,9 +121,7 @@ def test_quick_search_shows_the_results_dialog(page: Any) -> None:
     assert dialog.locator("mark").first.inner_text().lower() == "thorax"
     page.select_option("#search-sort", "name")
     page.select_option("#search-order", "desc")
-    page.wait_for_function(
-        "document.querySelector('#search-share-url').value.includes('order=desc')"
-    )
+    wait_for_js(page, "document.querySelector('#search-share-url').value.includes('order=desc')")
     page.wait_for_load_state("networkidle")
     assert hit_names(dialog) == sorted(names, key=str.lower, reverse=True)
     shot(page, "16-search-results")

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.transfers.live import ADMIN_PASSWORD, LiveServer
+from tests.web.conftest import wait_for_js
 from tests.web.test_browser import VIEWPORT, contents_loaded, ready, row, shot
 
 pytestmark = pytest.mark.slow
@@ -63,7 +64,7 @@ def page(chromium: Any, portal_server: LiveServer) -> Iterator[Any]:
     p.fill("#id_username", "admin")
     p.fill("#id_password", ADMIN_PASSWORD)
     p.click("#login-submit")
-    p.wait_for_function("!location.pathname.startsWith('/login/')")
+    wait_for_js(p, "!location.pathname.startsWith('/login/')")
     if "/privacy/accept/" in p.url:
         p.check("#accept")
         p.click("#accept-submit")
