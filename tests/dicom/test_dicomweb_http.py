@@ -567,6 +567,28 @@ def test_a_copied_instance_is_answered_once(dw, admin_api):
     assert len(json.loads(dw.get(f"{BASE}/studies/{CT_STUDY}/metadata").content)) == 1
 
 
+def test_study_figures_count_visible_series_modalities_and_instances(dw, alice, api_for):
+    ct = ct_series(3, patient_id="N-1")
+    pt = ct_series(2, patient_id="N-1", study_uid=ct[0].StudyInstanceUID, series_number=3)
+    for ds in pt:
+        ds.Modality = "PT"
+    ok_stow(dw, [encode(ds) for ds in ct + pt])
+
+    def figures() -> tuple[Any, Any, list[Any]]:
+        (row,) = results(dw.get(f"{BASE}/studies", {"PatientID": "N-1"}))
+        return value(row, "00201206"), value(row, "00201208"), sorted(values(row, "00080061"))
+
+    assert figures() == (2, 5, ["CT", "PT"])
+    (series,) = results(dw.get(f"{BASE}/series", {"Modality": "PT"}))
+    assert value(series, "00201209") == 2
+    api = api_for(alice)
+    pt_files = Instance.objects.filter(series__modality="PT").order_by("pk")
+    api.ok(api.delete(f"/resources/{pt_files[0].file_id}"))
+    assert figures() == (2, 4, ["CT", "PT"])
+    api.ok(api.delete(f"/resources/{pt_files[1].file_id}"))
+    assert figures() == (1, 3, ["CT"])
+
+
 def test_searches_cost_the_same_number_of_queries_for_any_page_size(dw):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
