@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from sinfonia.web import browse, contact, people, views
+from sinfonia.web import browse, contact, people, viewer, views
 
 urlpatterns = [
     path(
@@ -30,4 +30,6 @@ urlpatterns = [
     path("profile/", people.profile, name="profile"),
     path("trash/", people.trash_page, name="trash"),
     path("sftp/", views.sftp_page, name="sftp"),
+    path("viewer/", viewer.viewer, name="viewer"),
+    path("viewer/<path:path>", viewer.viewer, name="viewer-file"),
 ]
