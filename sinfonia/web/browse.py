@@ -159,7 +159,11 @@ def _dicom(a: Any, node: Node) -> dict[str, Any]:
     listed = [t for t in dicom_tags.tag_list(ds) if t.get("value") is not None]
     series_uid = index.instance.series.series_instance_uid if index.instance else ""
     modality = str(getattr(ds, "Modality", ""))
+    from sinfonia.web import viewer
+
+    study_uid = index.instance.series.study.study_instance_uid if index.instance else ""
     return {
+        "viewer_url": viewer.study_url(study_uid) if study_uid and viewer.installed() else "",
         "tags": listed[:400],
         "series_uid": series_uid,
         "rt": modality in ("RTSTRUCT", "RTPLAN", "RTDOSE", "RTIMAGE"),

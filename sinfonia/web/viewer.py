@@ -56,6 +56,11 @@ def app_dir() -> Path:
     return Path(settings.BASE_DIR) / "web" / "static" / "vendor" / "ohif"
 
 
+def installed() -> bool:
+    """Whether scripts/build-static has put the viewer in place."""
+    return (app_dir() / "index.html").is_file()
+
+
 @cache
 def _built(directory: Path) -> tuple[bytes, bytes]:
     """(index.html, init.js) of the built app, rewritten to live under ``PREFIX``."""
@@ -134,7 +139,7 @@ def viewer(request: HttpRequest, path: str = "") -> HttpResponseBase:
     """A file of the built app, the generated ``app-config.js`` and ``init.js``, or, for any
     other path (the app's own routes), its ``index.html``."""
     directory = app_dir()
-    if not (directory / "index.html").is_file():
+    if not installed():
         raise Http404("The viewer is not installed (scripts/build-static).")
     index, init = _built(directory)
     if path == "app-config.js":

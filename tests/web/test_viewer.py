@@ -44,6 +44,19 @@ def study(portal_server: LiveServer) -> str:
     return str(series[0].StudyInstanceUID)
 
 
+@pytest.fixture(scope="module")
+def first_file(portal_server: LiveServer, study: str) -> int:
+    """The file id of the study's first instance, where STOW-RS filed it."""
+    with portal_server.client(portal_server.user_key(USER)) as api:
+        found = api.get(
+            "/resource/lookup", params={"path": f"/~{USER}/DICOM/VIEW-1/20240317 CT chest"}
+        )
+        assert found.status_code == 200, found.text
+        (series,) = api.get(f"/resources/{found.json()['id']}/children").json()["items"]
+        files = api.get(f"/resources/{series['id']}/children").json()["items"]
+    return int(min(files, key=lambda f: f["name"])["id"])
+
+
 @pytest.fixture
 def viewer_page(chromium: Any, portal_server: LiveServer) -> Iterator[tuple[Any, list[str]]]:
     context = chromium.new_context(
@@ -132,4 +145,15 @@ def test_a_study_opens_in_the_viewer(viewer_page: tuple[Any, list[str]], study: 
     html = [r for r in responses if r.url.endswith(f"StudyInstanceUIDs={study}")][-1]
     assert html.status == 200 and html.headers["content-security-policy"] == CSP
     assert not [r.url for r in responses if r.status >= 400]
+    assert not problems, problems
+
+
+def test_the_dicom_preview_links_to_the_viewer(
+    viewer_page: tuple[Any, list[str]], study: str, first_file: int
+) -> None:
+    page, problems = viewer_page
+    sign_in(page, f"/r/{first_file}/preview/")
+    link = page.locator("#open-viewer")
+    assert link.get_attribute("href") == f"/viewer/viewer?StudyInstanceUIDs={study}"
+    assert link.get_attribute("title")
     assert not problems, problems
