@@ -15,8 +15,10 @@ Targets: ingest >= 1.0 x Orthanc on both paths, QIDO latency <= Orthanc's.
 Figures, Sinfonia vs Orthanc (2-core VM shared with other work: compare the ratios within one
 run; Sinfonia on SQLite; 1,000 instances per path, 10,000 indexed):
 - before: C-STORE 74 vs 22/s (3.28x), STOW-RS 132 vs 517/s (0.26x), QIDO 11.6 vs 7.4 ms;
-- STOW-RS in batches, QIDO counts off an index (machine heavily loaded): C-STORE 31 vs 20/s
-  (1.56x), STOW-RS 105 vs 90/s (1.17x), QIDO 52.9 vs 45.2 ms.
+- after (STOW-RS in batches, QIDO counts off an index, fast header JSON): C-STORE 46 vs 21/s
+  (2.17x), STOW-RS 330 vs 481/s (0.69x), QIDO 11.8 vs 10.5 ms;
+- after, 100,000 indexed: C-STORE 38 vs 21/s (1.77x), STOW-RS 249 vs 368/s (0.68x),
+  QIDO 23.2 vs 51.7 ms (PASS).
 docs/dicom-conformance.md, "Performance", has the latest figures.
 """
 
