@@ -189,22 +189,38 @@ def search(
     return qs
 
 
+# From an instance to the patient, study or series row it counts for.
+OWNER = {"patient": "series__study__patient_id", "study": "series__study_id", "series": "series_id"}
+
+
 def counts(actor: Actor, level: Level, pks: list[int]) -> dict[int, dict[str, Any]]:
-    """Visible related counts and modalities for a page of rows (one query per figure)."""
-    below = INSTANCES_BELOW[level]
-    inst = visible_instances(actor).filter(**{f"{below}__in": pks})
+    """Visible related counts and modalities for a page of patient, study or series rows.
+
+    One query for any page size: the visible instances below the rows per series, counted
+    off the covering index ``dicom_instance_counts`` (series, SOP Instance UID, file) so that
+    no instance row, with its header, is read. A row's instance count is the sum over its
+    series of their distinct SOP Instance UIDs (a copy of an instance is counted once; one
+    UID in two series would count twice, which DICOM does not allow).
+    """
     out: dict[int, dict[str, Any]] = {
         pk: {"instances": 0, "series": 0, "modalities": []} for pk in pks
     }
-    for row in inst.values(below).annotate(
-        n=Count("sop_instance_uid", distinct=True), s=Count("series", distinct=True)
-    ):
-        out[row[below]]["instances"] = row["n"]
-        out[row[below]]["series"] = row["s"]
-    if level in ("study", "patient"):
-        for key, modality in inst.values_list(below, "series__modality").distinct():
-            if modality and modality not in out[key]["modalities"]:
-                out[key]["modalities"].append(modality)
+    if not pks:
+        return out
+    owner = OWNER[level]
+    per_series = (
+        visible_instances(actor)
+        .filter(**{f"{owner}__in": pks})
+        .values_list("series_id", owner, "series__modality")
+        .annotate(n=Count("sop_instance_uid", distinct=True))
+        .order_by("series_id")
+    )
+    for _, row_pk, modality, n in per_series:
+        figures = out[row_pk]
+        figures["instances"] += n
+        figures["series"] += 1
+        if modality and modality not in figures["modalities"]:
+            figures["modalities"].append(modality)
     return out
 
 

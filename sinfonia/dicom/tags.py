@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
+import struct
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -136,14 +137,96 @@ def header_json(ds: Dataset, *, bulk_data_threshold: int = BULK_DATA_THRESHOLD) 
     ``"vr"`` (neither InlineBinary nor BulkDataURI; the DICOMweb layer may add a BulkDataURI).
     Keys are in tag order, values are plain JSON (no NaN), so equal headers serialise equally.
     """
+    return _header_json(ds, bulk_data_threshold, _plain_text(ds))
+
+
+def _header_json(ds: Dataset, threshold: int, plain_text: bool) -> dict[str, Any]:
     return {
-        f"{tag:08X}": _json_element(ds, tag, bulk_data_threshold)
+        f"{tag:08X}": _json_element(ds, tag, threshold, plain_text)
         for tag in sorted(ds.keys())
         if tag not in PIXEL_DATA_TAGS and tag.element != 0 and tag != TRAILING_PADDING_TAG
     }
 
 
-def _json_element(ds: Dataset, tag: BaseTag, threshold: int) -> dict[str, Any]:
+# Values read straight from their encoded bytes, without pydicom's conversion (most of the
+# cost of indexing an instance): text in ASCII, numbers as text (IS, DS) or binary. Anything
+# else, or any doubt, takes the general path below; the two agree on every file of pydicom's
+# test data (tests/dicom/test_tags.py).
+_ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "TM", "UI"})
+_TEXT_VRS = frozenset({"LO", "SH"})  # text in the character set, multi-valued
+_SINGLE_TEXT_VRS = frozenset({"LT", "ST", "UT"})  # text, one value (a backslash is text)
+_PLAIN_CHARSETS = frozenset({"", "ISO_IR 6", "ISO_IR 100", "ISO_IR 192"})
+_NUMBER_FORMATS = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d"}
+
+
+def _plain_text(ds: Dataset) -> bool:
+    """Whether ASCII bytes of the data set's text mean ASCII text (its character set keeps
+    ASCII as it is)."""
+    raw = ds.get_item(0x00080005)
+    if raw is None:
+        return True
+    value = raw.value
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str):
+        return value.strip(" \0") in _PLAIN_CHARSETS
+    return False
+
+
+def _fast_json_element(raw: Any, plain_text: bool) -> dict[str, Any] | None:
+    """The DICOM JSON of a raw (not yet converted) element, or None to take the general path."""
+    vr = raw.VR
+    value = raw.value
+    if raw.is_implicit_VR or not raw.is_little_endian or vr is None or value is None:
+        return None
+    if vr in _ASCII_VRS or vr in ("IS", "DS") or (plain_text and vr in _TEXT_VRS):
+        if not value.isascii() or b"\x1b" in value:
+            return None
+        parts = value.decode("ascii").rstrip("\0 ").split("\\")
+        if len(parts) == 1 and not parts[0]:
+            return {"vr": vr}
+        if any(not v for v in parts):
+            return None  # empty values inside a list: the general path decides
+        if vr == "IS":
+            if not all(v.strip().lstrip("+-").isdigit() for v in parts):
+                return None
+            return {"vr": vr, "Value": [int(v) for v in parts]}
+        if vr == "DS":
+            try:
+                numbers = [float(v) for v in parts]
+            except ValueError:
+                return None
+            if not all(math.isfinite(n) for n in numbers):
+                return None
+            return {"vr": vr, "Value": numbers}
+        return {"vr": vr, "Value": parts}
+    if plain_text and vr in _SINGLE_TEXT_VRS:
+        if not value.isascii() or b"\x1b" in value:
+            return None
+        text = value.decode("ascii").rstrip("\0 ")
+        return {"vr": vr, "Value": [text]} if text else {"vr": vr}
+    number = _NUMBER_FORMATS.get(vr)
+    if number is not None:
+        size = struct.calcsize(f"<{number}")
+        if len(value) % size:
+            return None
+        values = list(struct.unpack(f"<{len(value) // size}{number}", value))
+        if not values:
+            return {"vr": vr}
+        if vr in ("FL", "FD") and not all(math.isfinite(v) for v in values):
+            return None
+        return {"vr": vr, "Value": values}
+    return None
+
+
+def _json_element(
+    ds: Dataset, tag: BaseTag, threshold: int, plain_text: bool = False
+) -> dict[str, Any]:
+    raw = ds.get_item(tag)
+    if getattr(raw, "is_raw", False):
+        fast = _fast_json_element(raw, plain_text)
+        if fast is not None:
+            return fast
     try:
         elem = ds[tag]
     except Exception:  # malformed value: keep the attribute, drop the value
@@ -151,7 +234,8 @@ def _json_element(ds: Dataset, tag: BaseTag, threshold: int) -> dict[str, Any]:
         return {"vr": _json_vr(str(getattr(raw, "VR", None) or "UN"))}
     vr = _json_vr(str(elem.VR))
     if vr == "SQ":
-        items = [header_json(item, bulk_data_threshold=threshold) for item in elem.value or []]
+        # Items have their parent's character set (when not their own): general path for text.
+        items = [_header_json(item, threshold, False) for item in elem.value or []]
         return {"vr": vr, "Value": items} if items else {"vr": vr}
     value = elem.value
     if vr in BULK_VRS or isinstance(value, bytes | bytearray):

@@ -27,6 +27,32 @@ def take_blob(stored: blobstore.StoredBytes) -> Blob:
     return blob
 
 
+def take_blobs(stored: Iterable[blobstore.StoredBytes]) -> None:
+    """`take_blob` for many stored contents at once (one reference per occurrence), in a few
+    queries: the rows missing are created, then every count is raised."""
+    items = list(stored)
+    sizes = {s.sha256: s.size for s in items}
+    if not sizes:
+        return
+    known: set[str] = set()
+    shas = list(sizes)
+    for start in range(0, len(shas), 500):
+        known.update(
+            Blob.objects.filter(sha256__in=shas[start : start + 500]).values_list(
+                "sha256", flat=True
+            )
+        )
+    Blob.objects.bulk_create(
+        [Blob(sha256=sha, size=size) for sha, size in sizes.items() if sha not in known],
+        batch_size=500,
+        ignore_conflicts=True,  # created meanwhile by a concurrent upload of the same bytes
+    )
+    _shift(Counter(s.sha256 for s in items), +1)
+    for sha in sizes:
+        if not blobstore.exists(sha):
+            raise BlobVanished(sha)
+
+
 def discard_unclaimed(sha256: str) -> None:
     """Delete stored bytes that no Blob row claims: the registration they were stored for
     failed and rolled back. Bytes that identical content registered meanwhile are kept."""

@@ -178,16 +178,27 @@ def _dicom(a: Any, node: Node) -> dict[str, Any]:
     series_uid = index.instance.series.series_instance_uid if index.instance else ""
     modality = str(getattr(ds, "Modality", ""))
     study_uid = index.instance.series.study.study_instance_uid if index.instance else ""
-    viewer = settings.SINFONIA_VIEWER_URL
     return {
         "tags": listed[:400],
         "series_uid": series_uid,
         "presets": WINDOW_PRESETS,
-        "viewer_url": viewer.replace("{study}", quote(study_uid)) if viewer and study_uid else "",
+        "viewer_url": _viewer_url(study_uid),
         "rt": modality in ("RTSTRUCT", "RTPLAN", "RTDOSE", "RTIMAGE"),
         "renderable": "PixelData" in ds or "FloatPixelData" in ds or _has_pixels(ds),
         "frames": int(getattr(ds, "NumberOfFrames", 1) or 1),
     }
+
+
+def _viewer_url(study_uid: str) -> str:
+    """Where "Open study in viewer" goes: the viewer configured in SINFONIA_VIEWER_URL, else the
+    built-in OHIF viewer when scripts/build-static installed it; empty: no button."""
+    from sinfonia.web import viewer
+
+    if not study_uid:
+        return ""
+    if settings.SINFONIA_VIEWER_URL:
+        return str(settings.SINFONIA_VIEWER_URL).replace("{study}", quote(study_uid))
+    return viewer.study_url(quote(study_uid)) if viewer.installed() else ""
 
 
 def _has_pixels(ds: Any) -> bool:

@@ -1,7 +1,18 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from sinfonia.web import audit, auth, browse, contact, people, search, sftp, twofactor, views
+from sinfonia.web import (
+    audit,
+    auth,
+    browse,
+    contact,
+    people,
+    search,
+    sftp,
+    twofactor,
+    viewer,
+    views,
+)
 
 urlpatterns = [
     path("login/", auth.login_page, name="login"),
@@ -34,4 +45,6 @@ urlpatterns = [
     path("search/results/", search.search_results, name="search-results"),
     path("search/advanced/", search.advanced, name="search-advanced"),
     path("audit/", audit.audit_page, name="audit"),
+    path("viewer/", viewer.viewer, name="viewer"),
+    path("viewer/<path:path>", viewer.viewer, name="viewer-file"),
 ]

@@ -207,6 +207,46 @@ def test_storing_an_instance_again_is_a_success_and_a_different_one_under_its_ui
     assert value(json.loads(response.content)[FAILED]["Value"][0], REASON) == 0x0111
 
 
+def test_one_request_holding_an_instance_twice_stores_it_once(dw):
+    rle = bundled("MR_small_RLE.dcm")  # the same SOP Instance UID as MR_small, other bytes
+    response = stow(dw, [CT, MR, CT, rle])
+    assert response.status_code == 202, response.content
+    body = json.loads(response.content)
+    sops = [value(i, "00081155") for i in body[REFERENCED]["Value"]]
+    assert sops == [CT_SOP, read(MR).SOPInstanceUID, CT_SOP]
+    assert [value(i, REASON) for i in body[FAILED]["Value"]] == [0x0111]
+    assert Instance.objects.count() == 2
+
+
+def test_a_large_stow_request_is_indexed_in_few_queries_with_an_audit_event_per_file(dw):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sinfonia.audit.models import AuditEvent
+    from sinfonia.dicom.models import IndexState
+
+    ok_stow(dw, [encode(ds) for ds in ct_series(1, patient_id="Q-0")])  # the DICOM folder
+    parts = [
+        encode(ds)
+        for n in range(3)
+        for ds in ct_series(40, patient_id="Q-1", series_number=n + 1, study_uid=CT_STUDY)
+    ]
+    uploads = AuditEvent.objects.filter(action="file.upload").count()
+    with CaptureQueriesContext(connection) as queries:
+        body = ok_stow(dw, parts)
+    assert len(body[REFERENCED]["Value"]) == 120
+    # Folders for one patient, one study and three series, then a few queries per batch of
+    # instances: fewer than one per instance (it was about 20 per instance).
+    assert len(queries) < 120, "\n".join(q["sql"][:150] for q in queries)
+    assert AuditEvent.objects.filter(action="file.upload").count() == uploads + 120
+    assert IndexState.objects.filter(state="dicom").count() == 121
+    assert Instance.objects.filter(series__study__study_instance_uid=CT_STUDY).count() == 120
+    # Still one answer per instance when stored again, and nothing new.
+    again = ok_stow(dw, parts[:5])
+    assert len(again[REFERENCED]["Value"]) == 5
+    assert Instance.objects.count() == 121
+
+
 def test_stow_refuses_bodies_it_cannot_read(dw):
     url = f"{BASE}/studies"
     assert dw.post(url, data=CT, content_type="application/dicom").status_code == 415
@@ -525,6 +565,28 @@ def test_a_copied_instance_is_answered_once(dw, admin_api):
     assert value(series, "00201209") == 1
     assert len(split_multipart(dw.get(f"{BASE}/studies/{CT_STUDY}"))) == 1
     assert len(json.loads(dw.get(f"{BASE}/studies/{CT_STUDY}/metadata").content)) == 1
+
+
+def test_study_figures_count_visible_series_modalities_and_instances(dw, alice, api_for):
+    ct = ct_series(3, patient_id="N-1")
+    pt = ct_series(2, patient_id="N-1", study_uid=ct[0].StudyInstanceUID, series_number=3)
+    for ds in pt:
+        ds.Modality = "PT"
+    ok_stow(dw, [encode(ds) for ds in ct + pt])
+
+    def figures() -> tuple[Any, Any, list[Any]]:
+        (row,) = results(dw.get(f"{BASE}/studies", {"PatientID": "N-1"}))
+        return value(row, "00201206"), value(row, "00201208"), sorted(values(row, "00080061"))
+
+    assert figures() == (2, 5, ["CT", "PT"])
+    (series,) = results(dw.get(f"{BASE}/series", {"Modality": "PT"}))
+    assert value(series, "00201209") == 2
+    api = api_for(alice)
+    pt_files = Instance.objects.filter(series__modality="PT").order_by("pk")
+    api.ok(api.delete(f"/resources/{pt_files[0].file_id}"))
+    assert figures() == (2, 4, ["CT", "PT"])
+    api.ok(api.delete(f"/resources/{pt_files[1].file_id}"))
+    assert figures() == (1, 3, ["CT"])
 
 
 def test_searches_cost_the_same_number_of_queries_for_any_page_size(dw):

@@ -307,3 +307,36 @@ def test_tolerant_readers() -> None:
     assert get_items(ds, "RTPlanLabel") == [] and get_items(ds, "DoesNotExist") == []
     bad = load("badVR.dcm")
     assert get_int(bad, "NumberOfFrames") is None and get_int(bad, "Rows") == 10
+
+
+def _corpus() -> list[str]:
+    from pathlib import Path
+
+    import pydicom
+
+    data = Path(pydicom.__file__).parent / "data"
+    return sorted(
+        str(p) for folder in ("test_files", "charset_files") for p in (data / folder).glob("*.dcm")
+    )
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_the_fast_header_path_agrees_with_pydicom_on_its_test_data(monkeypatch) -> None:
+    """`header_json` reads most values from their bytes; pydicom's conversion must give the
+    same JSON for every file of pydicom's own test data (character sets included)."""
+    from sinfonia.dicom import tags
+
+    compared = 0
+    for path in _corpus():
+        try:
+            fast_ds = dcmread(path, stop_before_pixels=True, force=True)
+            slow_ds = dcmread(path, stop_before_pixels=True, force=True)
+            fast = header_json(fast_ds)
+        except Exception:  # files pydicom cannot read either way are not the point here
+            continue
+        with monkeypatch.context() as m:
+            m.setattr(tags, "_fast_json_element", lambda raw, plain_text: None)
+            slow = header_json(slow_ds)
+        assert fast == slow, path
+        compared += 1
+    assert compared >= 80

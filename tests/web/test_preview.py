@@ -227,14 +227,22 @@ def test_frames_of_a_multiframe_instance(owner: User, fileset: Node) -> None:
     assert 'id="dicom-frame"' in shown and 'max="14"' in shown and 'data-frames="15"' in shown
 
 
-def test_viewer_button_only_when_configured(owner: User, fileset: Node, settings: Any) -> None:
+def test_viewer_button_when_a_viewer_is_there(
+    owner: User, fileset: Node, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sinfonia.web import viewer
+
     ct = dicom_file(owner, fileset)
     client = portal(owner)
-    assert 'id="open-viewer"' not in client.get(f"/r/{ct.id}/preview/").content.decode()
-    settings.SINFONIA_VIEWER_URL = "/viewer/viewer?StudyInstanceUIDs={study}"
-    shown = client.get(f"/r/{ct.id}/preview/").content.decode()
     study = Api(owner).get(f"/files/{ct.id}/dicom").json()["instance"]["study_instance_uid"]
+    monkeypatch.setattr(viewer, "installed", lambda: False)
+    assert 'id="open-viewer"' not in client.get(f"/r/{ct.id}/preview/").content.decode()
+    monkeypatch.setattr(viewer, "installed", lambda: True)  # the built-in OHIF viewer
+    shown = client.get(f"/r/{ct.id}/preview/").content.decode()
     assert f'href="/viewer/viewer?StudyInstanceUIDs={study}"' in shown
+    settings.SINFONIA_VIEWER_URL = "https://pacs.example.org/ohif/viewer?StudyInstanceUIDs={study}"
+    shown = client.get(f"/r/{ct.id}/preview/").content.decode()
+    assert f'href="https://pacs.example.org/ohif/viewer?StudyInstanceUIDs={study}"' in shown
     for preset in ("Lung", "Bone", "Soft tissue", "Brain"):
         assert preset in shown
 

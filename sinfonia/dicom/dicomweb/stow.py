@@ -2,9 +2,10 @@
 bodies, one instance per part, answered with a Store Instances Response Module (PS3.18 Annex I).
 
 The body is read part by part; each part streams into the blob store (never whole in memory)
-and `dicom.services.store.store_received` decides whether it is kept. Where instances go:
-query parameter ``destination`` (a path such as ``/WP2/Incoming``) or ``destination_id``;
-by default the "DICOM" folder of the user's personal collection.
+and its header is checked (`dicom.services.store.check_received`); `store.store_batch` then
+indexes up to ``BATCH`` parts at a time in one transaction and decides which are kept.
+Where instances go: query parameter ``destination`` (a path such as ``/WP2/Incoming``) or
+``destination_id``; by default the "DICOM" folder of the user's personal collection.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,7 @@ from sinfonia.dicom.dicomweb.common import (
 from sinfonia.dicom.dicomweb.qido import element
 from sinfonia.dicom.errors import DicomError
 from sinfonia.dicom.services import store
+from sinfonia.dicom.services.ingest import Received
 from sinfonia.resources.models import Node
 from sinfonia.storage import blobstore
 
@@ -128,10 +131,66 @@ def part10(chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield from chunks
 
 
+# Instances indexed together, in one transaction (`store.store_batch`): received parts wait
+# in the blob store, their headers checked, until this many (or this many bytes) are there.
+BATCH = 100
+BATCH_BYTES = 256 * 1024 * 1024
+
+
+def _failure(exc: BaseException, uids: tuple[str, str] | None = None) -> tuple[str, str, int, str]:
+    """The failed-instance entry of one refused part (SOP Class and Instance UID as far as
+    known, Failure Reason, text)."""
+    reason = failure_reason(exc)
+    if reason == PROCESSING_FAILURE:
+        log.error("STOW-RS: storing a part failed", exc_info=exc)
+    details = exc.details if isinstance(exc, ServiceError) else {}
+    sop_class, sop_instance = uids or (
+        str(details.get("sop_class_uid", "")),
+        str(details.get("sop_instance_uid", "")),
+    )
+    text = exc.message if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}"
+    return sop_class, sop_instance, reason, text
+
+
+def _counted(chunks: Iterator[bytes], total: list[int]) -> Iterator[bytes]:
+    for chunk in chunks:
+        total[0] += len(chunk)
+        yield chunk
+
+
 def _receive(
     actor: Actor, parent: Node, parts: Iterator[multipart.InPart], study: str | None
 ) -> Outcome:
+    """Each part streams into the blob store as it arrives (made durable in the background,
+    `blobstore.write_chunks_soon`); every ``BATCH`` parts, their headers are checked and the
+    batch is indexed in one transaction."""
     outcome = Outcome(stored=[], failed=[])
+    batch: list[Future[blobstore.StoredBytes]] = []
+    size = [0]
+
+    def flush() -> None:
+        pending = batch[:]
+        batch.clear()
+        size[0] = 0
+        items: list[Received] = []
+        for future in pending:
+            try:
+                items.append(store.check_received(future.result(), study_instance_uid=study))
+            except Exception as exc:
+                outcome.failed.append(_failure(exc))
+        if not items:
+            return
+        try:
+            results = store.store_batch(actor, parent, items)
+        except Exception as exc:
+            outcome.failed.extend(_failure(exc, store.uids_of(item)) for item in items)
+            return
+        for result in results:
+            if isinstance(result, Exception):
+                outcome.failed.append(_failure(result))
+            else:
+                outcome.stored.append(result)
+
     while True:
         try:
             part = next(parts)
@@ -140,24 +199,19 @@ def _receive(
                 for _ in part.chunks:
                     pass
                 raise Invalid(DicomError.NOT_DICOM, f"A part of type {media.type} is no instance.")
-            stored = blobstore.write_chunks(part10(part.chunks))
-            outcome.stored.append(
-                store.store_received(actor, parent, stored, study_instance_uid=study)
-            )
+            batch.append(blobstore.write_chunks_soon(_counted(part10(part.chunks), size)))
+            if len(batch) >= BATCH or size[0] >= BATCH_BYTES:
+                flush()
         except StopIteration:
+            flush()
             return outcome
         except Exception as exc:
-            if isinstance(exc, multipart.MultipartError) and not outcome.total:
+            broken = isinstance(exc, multipart.MultipartError)
+            if broken and not outcome.total and not batch:
                 raise  # not a multipart body at all: the request is bad (400)
-            reason = failure_reason(exc)
-            if reason == PROCESSING_FAILURE:
-                log.exception("STOW-RS: storing a part failed")
-            details = exc.details if isinstance(exc, ServiceError) else {}
-            sop_class = str(details.get("sop_class_uid", ""))
-            sop_instance = str(details.get("sop_instance_uid", ""))
-            text = exc.message if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}"
-            outcome.failed.append((sop_class, sop_instance, reason, text))
-            if isinstance(exc, multipart.MultipartError):
+            outcome.failed.append(_failure(exc))
+            if broken:
+                flush()
                 return outcome  # the rest of the body cannot be read
 
 

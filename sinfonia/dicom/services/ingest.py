@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from sinfonia.accounts.models import User
 from sinfonia.core.context import Actor
-from sinfonia.core.errors import Conflict, Invalid
+from sinfonia.core.errors import Conflict, Invalid, ServiceError
 from sinfonia.dicom.errors import DicomError
 from sinfonia.dicom.models import IndexState, Instance, Patient, Series, State, Study
 from sinfonia.resources.models import Kind, Node
@@ -95,28 +96,36 @@ class Indexed:
     conflict: bool
 
 
-def _new_series(ds: Dataset, study_uid: str, series_uid: str) -> Series:
-    patient, _ = Patient.objects.get_or_create(
-        patient_id=_clean(ds.get("PatientID"), 64),
-        issuer=_clean(ds.get("IssuerOfPatientID"), 64),
-        defaults={
-            "patient_name": _clean(ds.get("PatientName"), 324),
-            "birth_date": _clean(ds.get("PatientBirthDate"), 8),
-            "sex": _clean(ds.get("PatientSex"), 16),
-        },
-    )
-    study, _ = Study.objects.get_or_create(
-        study_instance_uid=study_uid,
-        defaults={
-            "patient": patient,
-            "study_date": _clean(ds.get("StudyDate"), 8),
-            "study_time": _clean(ds.get("StudyTime"), 16),
-            "accession_number": _clean(ds.get("AccessionNumber"), 16),
-            "study_id": _clean(ds.get("StudyID"), 16),
-            "study_description": _clean(ds.get("StudyDescription"), 64),
-            "referring_physician_name": _clean(ds.get("ReferringPhysicianName"), 324),
-        },
-    )
+def _new_series(
+    ds: Dataset, study_uid: str, series_uid: str, studies: dict[str, Study] | None = None
+) -> Series:
+    """The Series row of a series seen for the first time, with its Patient and Study rows
+    (``studies``: those a batch already has, by Study Instance UID)."""
+    study = studies.get(study_uid) if studies is not None else None
+    if study is None:
+        patient, _ = Patient.objects.get_or_create(
+            patient_id=_clean(ds.get("PatientID"), 64),
+            issuer=_clean(ds.get("IssuerOfPatientID"), 64),
+            defaults={
+                "patient_name": _clean(ds.get("PatientName"), 324),
+                "birth_date": _clean(ds.get("PatientBirthDate"), 8),
+                "sex": _clean(ds.get("PatientSex"), 16),
+            },
+        )
+        study, _ = Study.objects.get_or_create(
+            study_instance_uid=study_uid,
+            defaults={
+                "patient": patient,
+                "study_date": _clean(ds.get("StudyDate"), 8),
+                "study_time": _clean(ds.get("StudyTime"), 16),
+                "accession_number": _clean(ds.get("AccessionNumber"), 16),
+                "study_id": _clean(ds.get("StudyID"), 16),
+                "study_description": _clean(ds.get("StudyDescription"), 64),
+                "referring_physician_name": _clean(ds.get("ReferringPhysicianName"), 324),
+            },
+        )
+        if studies is not None:
+            studies[study_uid] = study
     series, _ = Series.objects.get_or_create(
         series_instance_uid=series_uid,
         defaults={
@@ -131,9 +140,8 @@ def _new_series(ds: Dataset, study_uid: str, series_uid: str) -> Series:
     return series
 
 
-def index_dataset(node: Node, ds: Dataset, *, fresh: bool = False) -> Indexed:
-    """Create or refresh the index rows of ``node`` (a File) from its parsed header
-    (``fresh``: the file was just created, so there is nothing to refresh)."""
+def _uids(ds: Dataset) -> tuple[str, str, str]:
+    """(Study, Series, SOP Instance UID); Invalid(MISSING_UID) unless all three are there."""
     study_uid = _clean(ds.get("StudyInstanceUID"), 64)
     series_uid = _clean(ds.get("SeriesInstanceUID"), 64)
     sop_uid = _clean(ds.get("SOPInstanceUID"), 64)
@@ -142,11 +150,12 @@ def index_dataset(node: Node, ds: Dataset, *, fresh: bool = False) -> Indexed:
             DicomError.MISSING_UID,
             "The DICOM header lacks Study, Series or SOP Instance UID; it is kept as a file.",
         )
-    series = Series.objects.filter(series_instance_uid=series_uid).first()
-    if series is None:  # the first instance of its series: create the rows above it
-        series = _new_series(ds, study_uid, series_uid)
+    return study_uid, series_uid, sop_uid
+
+
+def _instance_values(ds: Dataset, series: Series, sop_uid: str) -> dict[str, Any]:
     meta = getattr(ds, "file_meta", None)
-    values = {
+    return {
         "series": series,
         "sop_instance_uid": sop_uid,
         "sop_class_uid": _clean(ds.get("SOPClassUID"), 64),
@@ -158,14 +167,54 @@ def index_dataset(node: Node, ds: Dataset, *, fresh: bool = False) -> Indexed:
         "slice_position": _slice_position(ds),
         "header": header_json(ds),
     }
-    if fresh:
-        instance = Instance.objects.create(file=node, **values)
-    else:
-        instance, _ = Instance.objects.update_or_create(file=node, defaults=values)
+
+
+def index_dataset(node: Node, ds: Dataset) -> Indexed:
+    """Create or refresh the index rows of ``node`` (a File) from its parsed header."""
+    study_uid, series_uid, sop_uid = _uids(ds)
+    series = Series.objects.filter(series_instance_uid=series_uid).first()
+    if series is None:  # the first instance of its series: create the rows above it
+        series = _new_series(ds, study_uid, series_uid)
+    values = _instance_values(ds, series, sop_uid)
+    instance, _ = Instance.objects.update_or_create(file=node, defaults=values)
     others = Instance.objects.filter(sop_instance_uid=sop_uid).exclude(pk=instance.pk)
     dupes = list(others.values_list("file_id", "file__blob_id"))
     conflict = any(blob != node.blob_id for _, blob in dupes)
     return Indexed(instance=instance, duplicates=[f for f, _ in dupes], conflict=conflict)
+
+
+def _index_new(files: list[tuple[Node, Dataset]]) -> None:
+    """Index freshly registered files (nothing to refresh) in bulk, with their IndexState:
+    the batch form of `index_dataset` for `ingest_instances`."""
+    uids = [_uids(ds) for _, ds in files]
+    wanted = {series_uid for _, series_uid, _ in uids}
+    series_by_uid = {
+        s.series_instance_uid: s for s in Series.objects.filter(series_instance_uid__in=wanted)
+    }
+    instances = []
+    studies: dict[str, Study] = {}
+    for (node, ds), (study_uid, series_uid, sop_uid) in zip(files, uids, strict=True):
+        series = series_by_uid.get(series_uid)
+        if series is None:  # the first instance of its series: create the rows above it
+            series = _new_series(ds, study_uid, series_uid, studies)
+            series_by_uid[series_uid] = series
+        instances.append(Instance(file=node, **_instance_values(ds, series, sop_uid)))
+    Instance.objects.bulk_create(instances, batch_size=500)
+    holders: dict[str, list[tuple[int, str | None]]] = {}
+    sops = list({sop for *_, sop in uids})
+    for start in range(0, len(sops), 500):
+        rows = Instance.objects.filter(sop_instance_uid__in=sops[start : start + 500])
+        for sop, file_id, blob in rows.values_list("sop_instance_uid", "file_id", "file__blob_id"):
+            holders.setdefault(sop, []).append((file_id, blob))
+    states = []
+    for (node, _), (*_, sop) in zip(files, uids, strict=True):
+        dupes = [(f, blob) for f, blob in holders.get(sop, []) if f != node.id]
+        detail = {
+            "duplicates": [f for f, _ in dupes],
+            "conflict": any(blob != node.blob_id for _, blob in dupes),
+        }
+        states.append(IndexState(file=node, state=State.DICOM, detail=detail if dupes else {}))
+    IndexState.objects.bulk_create(states, batch_size=500)
 
 
 def _mark(
@@ -278,6 +327,14 @@ class Ingested:
     already_there: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Received:
+    """An instance for `ingest_instances`: its parsed header, its bytes in the blob store."""
+
+    ds: Dataset
+    stored: blobstore.StoredBytes
+
+
 def ingest_instance(
     actor: Actor,
     parent: Node,
@@ -287,8 +344,9 @@ def ingest_instance(
     organise: bool = True,
     stored: blobstore.StoredBytes | None = None,
 ) -> Ingested:
-    """Store a received DICOM instance and index it at once (STOW-RS, C-STORE): the one
-    ingest path of DICOM-native transports.
+    """Store a received DICOM instance and index it at once (C-STORE; STOW-RS sends batches
+    to `ingest_instances`, which this calls with a batch of one): the one ingest path of
+    DICOM-native transports.
 
     ``data`` is the Part 10 encoding when the transport has it; otherwise it is made from
     ``ds``; ``stored``: the bytes are already in the blob store (a transport streamed them
@@ -300,38 +358,124 @@ def ingest_instance(
     other bytes under that SOP Instance UID there are refused (Conflict DUPLICATE_INSTANCE).
     On any refusal bytes this function stored are discarded unless another file uses them.
     """
-    from sinfonia.dicom.services.organise import series_fileset
-    from sinfonia.resources.services.files import register_file
     from sinfonia.storage.services import discard_unclaimed
 
     owned = stored is None  # bytes a caller streamed in stay the caller's to discard
     if stored is None:
         stored = blobstore.write_chunks([data if data is not None else encode(ds)])
     try:
-        target = series_fileset(actor, parent, ds, organise=organise)
-        name = instance_name(ds)
-        same = Node.objects.filter(parent=target, name=name, in_trash=False).first()
-        if same is not None:
-            if same.blob_id != stored.sha256:
-                raise Conflict(
-                    DicomError.DUPLICATE_INSTANCE,
-                    f"Another instance with SOP Instance UID {ds.SOPInstanceUID} is already there.",
-                )
-            return Ingested(node=same, already_there=True)
-        with transaction.atomic():
-            node = register_file(
-                actor, target, name, stored, content_type="application/dicom", index=False
-            )
-            indexed = index_dataset(node, ds, fresh=True)
-            detail = {"duplicates": indexed.duplicates, "conflict": indexed.conflict}
-            IndexState.objects.create(
-                file=node, state=State.DICOM, detail=detail if indexed.duplicates else {}
-            )
+        (result,) = ingest_instances(actor, parent, [Received(ds, stored)], organise=organise)
+        if isinstance(result, Exception):
+            raise result
     except BaseException:
         if owned:
             discard_unclaimed(stored.sha256)
         raise
-    return Ingested(node=node, already_there=False)
+    return result
+
+
+def ingest_instances(
+    actor: Actor, parent: Node, received: Sequence[Received], *, organise: bool = True
+) -> list[Ingested | Exception]:
+    """`ingest_instance` for a batch of instances whose bytes are in the blob store (STOW-RS):
+    per instance its outcome, or the exception that refused it. The bytes of refused instances
+    stay the caller's to discard.
+
+    The database work of the whole batch is one transaction with a few queries per kind of
+    row; should it fail (a concurrent writer took a name, say), each instance is tried again
+    on its own, so one bad instance never costs the others their place.
+    """
+    from sinfonia.dicom.services.organise import series_fileset
+    from sinfonia.resources.services.files import NewFile, register_files
+
+    results: list[Ingested | Exception | None] = [None] * len(received)
+
+    def _duplicate(i: int) -> Conflict:
+        return Conflict(
+            DicomError.DUPLICATE_INSTANCE,
+            f"Another instance with SOP Instance UID {received[i].ds.SOPInstanceUID} is "
+            "already there.",
+        )
+
+    def done() -> list[Ingested | Exception]:
+        assert all(r is not None for r in results)
+        return [r for r in results if r is not None]
+
+    targets: dict[str, Node | Exception] = {}  # Series Instance UID -> its fileset
+    placed: list[tuple[int, Node, str]] = []  # (index, fileset, file name)
+    for i, item in enumerate(received):
+        try:
+            _, series_uid, _ = _uids(item.ds)
+            target = targets.get(series_uid)
+            if target is None:
+                try:
+                    target = series_fileset(actor, parent, item.ds, organise=organise)
+                except ServiceError as exc:
+                    target = exc
+                targets[series_uid] = target
+            if isinstance(target, Exception):
+                raise target
+            placed.append((i, target, instance_name(item.ds)))
+        except ServiceError as exc:
+            results[i] = exc
+    existing: dict[tuple[int, str], Node] = {}
+    if placed:
+        there = Node.objects.filter(
+            parent_id__in={t.id for _, t, _ in placed},
+            name__in={name for *_, name in placed},
+            in_trash=False,
+        )
+        existing = {(n.parent_id or 0, n.name): n for n in there}
+    creating: dict[tuple[int, str], int] = {}  # (fileset id, name) -> the index creating it
+    twins: list[tuple[int, int]] = []  # (index, index of the same instance earlier in the batch)
+    for i, target, name in placed:
+        sha = received[i].stored.sha256
+        key = (target.id, name)
+        earlier, first = existing.get(key), creating.get(key)
+        if earlier is not None:
+            same = earlier.blob_id == sha
+            results[i] = Ingested(node=earlier, already_there=True) if same else _duplicate(i)
+        elif first is not None:
+            if received[first].stored.sha256 == sha:
+                twins.append((i, first))
+            else:
+                results[i] = _duplicate(i)
+        else:
+            creating[key] = i
+    if not creating:
+        return done()
+    filesets = {i: t for i, t, _ in placed}
+    names = {i: name for i, _, name in placed}
+    order = sorted(creating.values())
+    try:
+        with transaction.atomic():
+            nodes = register_files(
+                actor,
+                [
+                    NewFile(filesets[i], names[i], received[i].stored, "application/dicom")
+                    for i in order
+                ],
+            )
+            made: list[tuple[Node, Dataset]] = []
+            for i, node in zip(order, nodes, strict=True):
+                results[i] = Ingested(node=node, already_there=False)
+                made.append((node, received[i].ds))
+            _index_new(made)
+    except Exception as exc:
+        if len(creating) == 1 and not twins:
+            results[next(iter(creating.values()))] = exc
+            return done()
+        if not isinstance(exc, ServiceError):
+            log.warning("ingesting a batch failed (%s); trying its instances one by one", exc)
+        # Each on its own, in order, so that the twin of an instance finds it there.
+        for i in sorted([*creating.values(), *(i for i, _ in twins)]):
+            (results[i],) = ingest_instances(actor, parent, [received[i]], organise=organise)
+        return done()
+    for i, first in twins:
+        made_first = results[first]
+        assert isinstance(made_first, Ingested)
+        results[i] = Ingested(node=made_first.node, already_there=True)
+    return done()
 
 
 DEFAULT_FOLDER = "DICOM"

@@ -1,5 +1,6 @@
 """Instances received over the network whose bytes a transport has already streamed into the
-blob store (STOW-RS): where they go, what is refused, then the one `ingest_instance` path.
+blob store (STOW-RS): where they go, what is refused, then the one DICOM ingest path
+(`ingest_instances`, in batches: one transaction per batch).
 
 Rules:
 - The destination is a folder, collection or fileset the actor may write; by default the
@@ -23,7 +24,12 @@ from sinfonia.core.context import Actor
 from sinfonia.core.errors import Invalid, ServiceError
 from sinfonia.dicom.errors import DicomError
 from sinfonia.dicom.pixeldata import FrameError, locate
-from sinfonia.dicom.services.ingest import default_destination, ingest_instance
+from sinfonia.dicom.services.ingest import (
+    Ingested,
+    Received,
+    default_destination,
+    ingest_instances,
+)
 from sinfonia.resources import access
 from sinfonia.resources.errors import ResourceError
 from sinfonia.resources.models import Kind, Level, Node
@@ -102,6 +108,89 @@ def _uid(ds: Dataset, keyword: str) -> str:
     return str(ds.get(keyword, "") or "").strip().rstrip("\0")
 
 
+def _refused(exc: BaseException, stored: blobstore.StoredBytes, ds: Dataset | None) -> None:
+    """Name the instance in a refusal's details as far as it can be read; drop its bytes."""
+    if isinstance(exc, ServiceError):
+        if ds is not None:
+            sop_class_uid, sop_instance_uid = _uid(ds, "SOPClassUID"), _uid(ds, "SOPInstanceUID")
+        else:
+            sop_class_uid, sop_instance_uid = read_uids(stored)
+        exc.details.setdefault("sop_class_uid", sop_class_uid)
+        exc.details.setdefault("sop_instance_uid", sop_instance_uid)
+    discard_unclaimed(stored.sha256)
+
+
+def check_received(
+    stored: blobstore.StoredBytes, *, study_instance_uid: str | None = None
+) -> Received:
+    """Read and check the header of bytes a transport streamed into the blob store, ready for
+    `store_batch`. The bytes are discarded again when they are refused.
+
+    Errors: Invalid (CORRUPT, MISSING_UID, STUDY_MISMATCH); their ``details`` name the
+    ``sop_class_uid`` and ``sop_instance_uid`` as far as they could be read.
+    """
+    ds: Dataset | None = None
+    try:
+        ds = _header(stored)
+        uids = [_uid(ds, k) for k in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID")]
+        if not (all(uids) and _uid(ds, "SeriesInstanceUID")):
+            raise Invalid(
+                DicomError.MISSING_UID,
+                "The instance lacks a SOP Class, SOP Instance, Study or Series Instance UID.",
+            )
+        study = uids[2]
+        if study_instance_uid is not None and study != study_instance_uid:
+            raise Invalid(
+                DicomError.STUDY_MISMATCH,
+                f"The instance belongs to study {study}, not to {study_instance_uid}.",
+            )
+    except BaseException as exc:
+        _refused(exc, stored, ds)
+        raise
+    return Received(ds=ds, stored=stored)
+
+
+def uids_of(item: Received) -> tuple[str, str]:
+    """(SOP Class UID, SOP Instance UID) of a checked instance."""
+    return _uid(item.ds, "SOPClassUID"), _uid(item.ds, "SOPInstanceUID")
+
+
+def _stored(item: Received, ingested: Ingested) -> Stored:
+    ds = item.ds
+    return Stored(
+        node=ingested.node,
+        sop_class_uid=_uid(ds, "SOPClassUID"),
+        sop_instance_uid=_uid(ds, "SOPInstanceUID"),
+        study_instance_uid=_uid(ds, "StudyInstanceUID"),
+        series_instance_uid=_uid(ds, "SeriesInstanceUID"),
+        already_there=ingested.already_there,
+    )
+
+
+def store_batch(actor: Actor, parent: Node, items: list[Received]) -> list[Stored | Exception]:
+    """Index checked instances (`check_received`) below ``parent``, filed into Patient / Study
+    / Series folders, through `ingest_instances` (one transaction for the batch): per instance
+    what was stored, or the exception that refused it (its bytes discarded again).
+
+    Refusals: Conflict (DUPLICATE_INSTANCE, or a name clash), NotFound / PermissionDenied (no
+    write access where it would be filed), Invalid; ``details`` name the instance's UIDs.
+    """
+    try:
+        results = ingest_instances(actor, parent, items, organise=True)
+    except BaseException as exc:
+        for item in items:
+            _refused(exc, item.stored, item.ds)
+        raise
+    out: list[Stored | Exception] = []
+    for item, result in zip(items, results, strict=True):
+        if isinstance(result, Exception):
+            _refused(result, item.stored, item.ds)
+            out.append(result)
+        else:
+            out.append(_stored(item, result))
+    return out
+
+
 def store_received(
     actor: Actor,
     parent: Node,
@@ -109,44 +198,15 @@ def store_received(
     *,
     study_instance_uid: str | None = None,
 ) -> Stored:
-    """Index bytes already in the blob store as a DICOM instance below ``parent`` (filed into
-    Patient / Study / Series folders). The bytes are discarded again when this fails.
+    """Index bytes already in the blob store as a DICOM instance below ``parent``: one
+    instance through `check_received` and `store_batch`. The bytes are discarded again when
+    this fails.
 
-    Errors: Invalid (CORRUPT, MISSING_UID, STUDY_MISMATCH), Conflict (DUPLICATE_INSTANCE, or
-    a name clash), NotFound / PermissionDenied (no write access where it would be filed); their
-    ``details`` name the ``sop_class_uid`` and ``sop_instance_uid`` as far as they could be read.
+    Errors: as `check_received` and `store_batch`.
     """
-    try:
-        ds = _header(stored)
-        uids = {k: _uid(ds, k) for k in ("StudyInstanceUID", "SeriesInstanceUID")}
-        sop_class, sop_instance = _uid(ds, "SOPClassUID"), _uid(ds, "SOPInstanceUID")
-        if not (sop_class and sop_instance and all(uids.values())):
-            raise Invalid(
-                DicomError.MISSING_UID,
-                "The instance lacks a SOP Class, SOP Instance, Study or Series Instance UID.",
-            )
-        study = uids["StudyInstanceUID"]
-        if study_instance_uid is not None and study != study_instance_uid:
-            raise Invalid(
-                DicomError.STUDY_MISMATCH,
-                f"The instance belongs to study {study}, not to {study_instance_uid}.",
-            )
-        ingested = ingest_instance(actor, parent, ds, stored=stored, organise=True)
-        node, again = ingested.node, ingested.already_there
-    except ServiceError as exc:
-        sop_class_uid, sop_instance_uid = read_uids(stored)
-        exc.details.setdefault("sop_class_uid", sop_class_uid)
-        exc.details.setdefault("sop_instance_uid", sop_instance_uid)
-        discard_unclaimed(stored.sha256)
-        raise
-    except BaseException:
-        discard_unclaimed(stored.sha256)
-        raise
-    return Stored(
-        node=node,
-        sop_class_uid=sop_class,
-        sop_instance_uid=sop_instance,
-        study_instance_uid=study,
-        series_instance_uid=uids["SeriesInstanceUID"],
-        already_there=again,
+    (result,) = store_batch(
+        actor, parent, [check_received(stored, study_instance_uid=study_instance_uid)]
     )
+    if isinstance(result, Exception):
+        raise result
+    return result
