@@ -91,8 +91,8 @@ def search(
     if sort in ("relevance", "name") and all(c.text_only for c in query.criteria):
         narrow = ctx.backend.text_rows()
     qs: QuerySet[Any] = Node.objects.all() if narrow is None else narrow
-    qs = qs.filter(condition(query.criteria, ctx), access.condition(actor, Level.READ))
-    qs = qs.filter(in_trash=False)  # the recycle bins are never searched
+    qs = qs.filter(condition(query.criteria, ctx), in_trash=False)  # never in recycle bins
+    qs = qs.filter(access.condition(actor, Level.READ))
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     # One pass: the page's ids in order, each row carrying the count of all hits. Whole rows

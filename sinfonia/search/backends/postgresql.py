@@ -71,7 +71,7 @@ TEXT_TRIGGERS = {
 }
 CREATE_TEXT_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {TEXT_TABLE} (id bigint PRIMARY KEY, acl_root_id bigint, "
-    "in_trash boolean NOT NULL, search_name text NOT NULL, sort_name varchar(255) NOT NULL, "
+    "in_trash boolean NOT NULL, search_name text NOT NULL, sort_name text NOT NULL, "
     "search_description text NOT NULL)"
 )
 
