@@ -22,6 +22,7 @@ def _storage(tmp_path: Path, settings: Any) -> None:
     """Each test gets its own blob store."""
     settings.SINFONIA_BLOB_DIR = tmp_path / "blobs"
     settings.SINFONIA_TMP_DIR = tmp_path / "tmp"
+    settings.SINFONIA_PREVIEW_DIR = tmp_path / "previews"
 
 
 class Api:

@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from sinfonia.accounts.errors import AccountError
 from sinfonia.accounts.models import ApiKey, Group, Membership, Role, User
-from sinfonia.accounts.services import apikeys, groups, users
-from sinfonia.api.common import actor
+from sinfonia.accounts.services import apikeys, groups, twofactor, users
+from sinfonia.accounts.services import login as login_service
+from sinfonia.api.common import actor, client_address
 from sinfonia.api.resources import ERRORS
 from sinfonia.api.schemas import ErrorOut
+from sinfonia.core.errors import PermissionDenied
 from sinfonia.resources.models import Node
 from sinfonia.resources.services.tree import ensure_home
 
@@ -125,6 +128,9 @@ def set_password(request: HttpRequest, user_id: int, body: PasswordIn) -> Status
     return Status(204, None)
 
 
+ScopeName = Literal["read", "read-write"]
+
+
 class ApiKeyOut(Schema):
     id: int
     name: str
@@ -132,6 +138,7 @@ class ApiKeyOut(Schema):
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
+    scope: ScopeName
 
     @staticmethod
     def of(k: ApiKey) -> dict[str, Any]:
@@ -142,12 +149,16 @@ class ApiKeyOut(Schema):
             "created_at": k.created_at,
             "last_used_at": k.last_used_at,
             "expires_at": k.expires_at,
+            "scope": k.scope,
         }
 
 
 class ApiKeyIn(Schema):
-    name: str = ""
+    name: str = Field("", max_length=255)
     expires_at: datetime | None = None
+    scope: ScopeName = Field(
+        "read-write", description="`read`: list, search and download only; `read-write`: all"
+    )
 
 
 class ApiKeyCreatedOut(ApiKeyOut):
@@ -164,7 +175,7 @@ def list_keys(request: HttpRequest, user_id: int) -> list[dict[str, Any]]:
 def create_key(request: HttpRequest, user_id: int, body: ApiKeyIn) -> Status[dict[str, Any]]:
     a = actor(request)
     key, secret = apikeys.create_api_key(
-        a, users.get_user(a, user_id), body.name, expires_at=body.expires_at
+        a, users.get_user(a, user_id), body.name, expires_at=body.expires_at, scope=body.scope
     )
     return Status(201, {**ApiKeyOut.of(key), "key": secret})
 
@@ -299,6 +310,9 @@ def upload_token(request: HttpRequest) -> Status[dict[str, Any]]:
 class LoginIn(Schema):
     username: str
     password: str
+    otp: str | None = Field(
+        None, description="the authenticator app's code (or a recovery code), for 2FA accounts"
+    )
 
 
 class SessionOut(Schema):
@@ -309,14 +323,31 @@ class SessionOut(Schema):
 @session_router.post(
     "/session",
     auth=None,
-    response={200: SessionOut, 401: ErrorOut},
-    summary="Sign in with a password; sets the session cookie",
+    response={200: SessionOut, 401: ErrorOut, 403: ErrorOut, 415: ErrorOut, 429: ErrorOut},
+    summary="Sign in with a password (and a code with 2FA); sets the session cookie",
+    description="401 `bad_credentials`, `otp_required` or `bad_otp`; 429 `too_many_failures` "
+    "after repeated failures; 403 `two_factor_required` for a site administrator who must "
+    "set up two-factor log-in (in the portal) first; 415 `json_required` (a JSON body only) "
+    "and 403 `foreign_origin`: login CSRF protection.",
 )
 def sign_in(request: HttpRequest, body: LoginIn) -> Any:
-    user = authenticate(request, username=body.username, password=body.password)
-    if user is None or not isinstance(user, User):
-        return Status(401, {"code": "bad_credentials", "detail": "Wrong user name or password."})
-    login(request, user)
+    # No CSRF token exists before signing in, so login CSRF (a foreign page signing the victim
+    # in to the attacker's account) is stopped otherwise: a JSON body, which a cross-site form
+    # cannot send without a CORS preflight, and no foreign Origin.
+    if request.content_type != "application/json":
+        return Status(415, {"code": "json_required", "detail": "Send the body as JSON."})
+    origin = request.headers.get("Origin")
+    if origin and origin != f"{request.scheme}://{request.get_host()}":
+        return Status(403, {"code": "foreign_origin", "detail": "Sign in from this site."})
+    user = login_service.check_credentials(
+        body.username, body.password, body.otp, channel="api", client=client_address(request)
+    )
+    if twofactor.enrolment_required(user):
+        raise PermissionDenied(
+            AccountError.TWO_FACTOR_REQUIRED,
+            "Site administrators must set up two-factor log-in: do it in the portal first.",
+        )
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return {"user": UserOut.of(user), "csrf_token": get_token(request)}
 
 

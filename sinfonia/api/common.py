@@ -17,10 +17,12 @@ class ApiKeyAuth(HttpBearer):
     openapi_description = "An API key created in the profile page or with `sinfonia apikey create`."
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        user = apikeys.authenticate(token)
-        if user is not None:
-            request.user = user
-        return user
+        key = apikeys.authenticate(token)
+        if key is None:
+            return None
+        request.user = key.user
+        request.sinfonia_read_only = key.read_only  # type: ignore[attr-defined]
+        return key.user
 
 
 class ActiveSessionAuth(SessionAuth):
@@ -41,6 +43,7 @@ STATUS: dict[type[errors.ServiceError], int] = {
     errors.PermissionDenied: 403,
     errors.Conflict: 409,
     errors.Invalid: 400,
+    errors.Throttled: 429,
 }
 
 
@@ -61,4 +64,5 @@ def actor(request: HttpRequest) -> Actor:
         user=user if isinstance(user, User) else None,
         channel="api",
         client=client_address(request),
+        read_only=bool(getattr(request, "sinfonia_read_only", False)),
     )

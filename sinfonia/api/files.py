@@ -19,6 +19,7 @@ from sinfonia.api.common import actor
 from sinfonia.api.resources import ERRORS, detail
 from sinfonia.api.schemas import ErrorOut, NodeDetailOut
 from sinfonia.core.errors import Invalid
+from sinfonia.core.http import SANDBOX_POLICY
 from sinfonia.resources.errors import ResourceError
 from sinfonia.resources.models import Level
 from sinfonia.resources.selectors import get_node
@@ -160,6 +161,9 @@ def download(request: HttpRequest, node_id: int, inline: bool = False) -> HttpRe
         disposition = response["Content-Disposition"]
         response["Content-Disposition"] = "inline" + disposition[len("attachment") :]
         response["X-Frame-Options"] = "SAMEORIGIN"
+    elif response.status_code in (200, 206):
+        # An attachment: should a browser render it anyway (HTML, SVG, XML), nothing in it runs.
+        response["Content-Security-Policy"] = SANDBOX_POLICY
     return response
 
 

@@ -1,80 +1,18 @@
-"""Audit log and project-identifier scheme."""
+"""The project-identifier scheme and other small reference endpoints."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
-from pydantic import Field
 
 from sinfonia.api.common import actor
 from sinfonia.api.resources import ERRORS, ListQuery
 from sinfonia.api.schemas import PageOut
-from sinfonia.audit import selectors as audit
 from sinfonia.resources import identifiers, selectors
 
 router = Router()
-
-
-class AuditOut(Schema):
-    id: int
-    at: datetime
-    username: str
-    action: str
-    node_id: int | None
-    path: str
-    channel: str
-    client: str
-    detail: dict[str, Any]
-
-
-class AuditPage(Schema):
-    items: list[AuditOut]
-    total: int
-
-
-class AuditQuery(Schema):
-    username: str | None = None
-    action: str | None = Field(None, description='exact, or a prefix ending in "." (file.)')
-    node_id: int | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    offset: int = Field(0, ge=0)
-    limit: int = Field(100, ge=1, le=1000)
-
-
-@router.get(
-    "/audit",
-    response={200: AuditPage, **ERRORS},
-    tags=["audit"],
-    summary="Audit events, newest first (site administrators)",
-)
-def list_audit(request: HttpRequest, q: Query[AuditQuery]) -> dict[str, Any]:
-    qs = audit.events(
-        actor(request),
-        username=q.username,
-        action=q.action,
-        node_id=q.node_id,
-        since=q.since,
-        until=q.until,
-    )
-    items = [
-        {
-            "id": e.id,
-            "at": e.at,
-            "username": e.username,
-            "action": e.action,
-            "node_id": e.node_id,
-            "path": e.path,
-            "channel": e.channel,
-            "client": e.client,
-            "detail": e.detail,
-        }
-        for e in qs[q.offset : q.offset + q.limit]
-    ]
-    return {"items": items, "total": qs.count()}
 
 
 @router.get("/sinfonia-ids/scheme", tags=["project identifiers"], response=dict[str, Any])

@@ -49,7 +49,7 @@ def detail(request: HttpRequest, node: Node) -> dict[str, Any]:
 
 
 class ListQuery(Schema):
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**31 - 1)
     limit: int = Field(50, ge=1, le=selectors.MAX_PAGE)
     sort: Literal["name", "size", "created", "updated"] = "name"
     order: Literal["asc", "desc"] = "asc"

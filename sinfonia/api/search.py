@@ -28,7 +28,7 @@ class SearchQuery(Schema):
         "", description="relevance (default with words), name, size, created, updated"
     )
     order: str = Field("asc", description="asc or desc (relevance is always best first)")
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**31 - 1)
     limit: int = Field(50, ge=1, le=selectors.MAX_LIMIT)
 
 

@@ -52,7 +52,7 @@ def _hostname(request: HttpRequest) -> str:
 
 class StagingQuery(Schema):
     path: str = Field("", description="a folder of the staging area, e.g. 'scans/day1'")
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**31 - 1)
     limit: int = Field(100, ge=1, le=staging.MAX_PAGE)
 
 

@@ -77,8 +77,12 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-def _authenticate(token: str) -> User | None:
-    return apikeys.authenticate(token) or apikeys.authenticate_upload_token(token)
+def _authenticate(token: str) -> tuple[User | None, bool]:
+    """(user, read-only) of an API key or a portal upload token."""
+    key = apikeys.authenticate(token)
+    if key is not None:
+        return key.user, key.read_only
+    return apikeys.authenticate_upload_token(token), False
 
 
 class TusApp:
@@ -129,15 +133,15 @@ class TusApp:
 
     async def actor(self, scope: Scope, headers: dict[str, str]) -> Actor:
         scheme, _, token = headers.get("authorization", "").partition(" ")
-        user = None
+        user, read_only = None, False
         if scheme.lower() == "bearer" and token:
-            user = await sync_to_async(_authenticate)(token.strip())
+            user, read_only = await sync_to_async(_authenticate)(token.strip())
         if user is None:
             raise TusError(
                 401, "unauthorized", "Send Authorization: Bearer <API key or upload token>."
             )
         client = scope.get("client") or ("", 0)
-        return Actor(user=user, channel="api", client=str(client[0]))
+        return Actor(user=user, channel="api", client=str(client[0]), read_only=read_only)
 
     async def create(
         self, actor: Actor, headers: dict[str, str], receive: Receive, send: Send
@@ -272,6 +276,7 @@ async def respond(
     if body is not None:
         all_headers["Content-Type"] = "application/json"
     all_headers["Server-Version"] = f"sinfonia/{__version__}"
+    all_headers["X-Content-Type-Options"] = "nosniff"  # outside Django's middleware here
     await send(
         {
             "type": "http.response.start",

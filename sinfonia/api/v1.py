@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
@@ -10,15 +11,18 @@ from sinfonia.api import (
     accounts,
     acl,
     archives,
+    audit,
     dicom,
     files,
     misc,
     operations,
+    previews,
     resources,
     search,
     sftp,
     sshkeys,
     trash,
+    twofactor,
 )
 from sinfonia.api.common import AUTH, status_for
 from sinfonia.core import errors
@@ -40,8 +44,22 @@ api = NinjaAPI(
 
 @api.exception_handler(errors.ServiceError)
 def service_error(request: HttpRequest, exc: errors.ServiceError) -> HttpResponse:
-    return api.create_response(
+    response = api.create_response(
         request, {"code": str(exc.code), "detail": exc.message}, status=status_for(exc)
+    )
+    if isinstance(exc, errors.Throttled) and "retry_after" in exc.details:
+        response["Retry-After"] = str(exc.details["retry_after"])
+    return response
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A number too large for the database (an id of 30 digits): the client's mistake."""
+    return api.create_response(
+        request,
+        {"code": "out_of_range", "detail": "A number in the request is out of range."},
+        status=400,
     )
 
 
@@ -49,12 +67,15 @@ api.add_router("", accounts.session_router)
 api.add_router("", resources.router)
 api.add_router("", files.router)
 api.add_router("", archives.router)
+api.add_router("", previews.router)
 api.add_router("", operations.router)
 api.add_router("", dicom.router)
 api.add_router("", acl.router)
 api.add_router("", trash.router)
 api.add_router("", accounts.router)
 api.add_router("", sshkeys.router)
+api.add_router("", twofactor.router)
 api.add_router("", sftp.router)
 api.add_router("", search.router)
 api.add_router("", misc.router)
+api.add_router("", audit.router)

@@ -12,6 +12,16 @@ if TYPE_CHECKING:
     from sinfonia.resources.models import Node
 
 
+# Events that record a read, not a change: the only ones a read-only actor may cause.
+READ_ACTIONS = frozenset({"file.download", "zip.contents", "dicom.retrieve", "dicom.move"})
+
+
+def is_read_action(action: str) -> bool:
+    return action in READ_ACTIONS or (
+        action.startswith("dicom.") and not action.startswith("dicom.ae.")
+    )
+
+
 def record(
     actor: Actor,
     action: str,
@@ -20,7 +30,14 @@ def record(
     path: str = "",
     **detail: Any,
 ) -> None:
-    """Write an audit event as part of the current transaction (rolled back with it)."""
+    """Write an audit event as part of the current transaction (rolled back with it).
+
+    A read-only actor may cause read events only (downloads, DICOM retrievals): any other event
+    means a service changed something without calling `Actor.require_write`, so this refuses it
+    and the transaction rolls back.
+    """
+    if actor.read_only and not is_read_action(action):
+        actor.require_write()
     AuditEvent.objects.create(
         user=actor.user,
         username=actor.username,

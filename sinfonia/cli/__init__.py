@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     up = u.add_parser("set-password", parents=[common], help="set a password")
     up.add_argument("name")
     up.add_argument("--password", help="generated and printed when omitted")
+    ur = u.add_parser(
+        "reset-2fa", parents=[common], help="switch off a user's two-factor log-in (lost phone)"
+    )
+    ur.add_argument("name")
+    ul = u.add_parser("unlock", parents=[common], help="forget an account's failed log-ins")
+    ul.add_argument("name")
 
     g = sub.add_parser("group", help="manage groups").add_subparsers(dest="action", required=True)
     gc = g.add_parser("create", parents=[common], help="create a group")
@@ -72,10 +78,32 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("user")
     g.add_parser("list", parents=[common], help="list groups and members")
 
+    ld = sub.add_parser("ldap", help="the LDAP directory").add_subparsers(
+        dest="action", required=True
+    )
+    ld.add_parser(
+        "sync",
+        parents=[common],
+        help="deactivate directory accounts that are locked or gone from the directory",
+    )
+    ck = sub.add_parser(
+        "check",
+        parents=[common],
+        help="report unsafe settings (debug, secret key, HTTPS, database, 2FA, ...)",
+    )
+    ck.add_argument(
+        "--fail-on-warning", action="store_true", help="exit 1 on warnings too, not only errors"
+    )
+
     k = sub.add_parser("apikey", help="API keys").add_subparsers(dest="action", required=True)
     kc = k.add_parser("create", parents=[common], help="create a key for USER and print it")
     kc.add_argument("user")
     kc.add_argument("--name", default="")
+    kc.add_argument(
+        "--read-only",
+        action="store_true",
+        help="a read-only key: list, search and download only",
+    )
 
     c = sub.add_parser("collection", help="collections").add_subparsers(
         dest="action", required=True
@@ -140,9 +168,13 @@ def _setup(data: str | None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sinfonia.settings")
     import django
     from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
 
     if not apps.ready:
-        django.setup()
+        try:
+            django.setup()
+        except ImproperlyConfigured as exc:  # a setting is wrong: say which, no traceback
+            raise SystemExit(f"sinfonia: {exc}") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from django.conf import settings
 from django.core.management import call_command
 
-from sinfonia.accounts.models import Group, Role, User
-from sinfonia.accounts.services import apikeys, groups, users
+from sinfonia.accounts.models import Group, Role, Scope, User
+from sinfonia.accounts.services import apikeys, groups, login, twofactor, users
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import NotFound
 from sinfonia.resources import selectors
@@ -37,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
             dicom_port=args.dicom_port,
             ae_title=args.ae_title,
         )
+    if args.command == "check":
+        from sinfonia.cli.check import check
+
+        return check(fail_on_warning=args.fail_on_warning)
     call_command("migrate", interactive=False, verbosity=0)
     actor = actor_for(args)
     handler = HANDLERS[(args.command, getattr(args, "action", None))]
@@ -68,6 +73,18 @@ def user_set_password(actor: Actor, args: argparse.Namespace) -> int:
     users.set_password(actor, user, password)
     if not args.password:
         print(f"password: {password}")
+    return 0
+
+
+def user_reset_2fa(actor: Actor, args: argparse.Namespace) -> int:
+    was_on = twofactor.reset(actor, users.find_user(args.name))
+    print(f"{args.name}: two-factor log-in {'switched off' if was_on else 'was off'}")
+    return 0
+
+
+def user_unlock(actor: Actor, args: argparse.Namespace) -> int:
+    count = login.unlock(actor, args.name)
+    print(f"{args.name}: {count} failed log-in(s) forgotten")
     return 0
 
 
@@ -106,8 +123,28 @@ def group_list(actor: Actor, args: argparse.Namespace) -> int:
 
 def apikey_create(actor: Actor, args: argparse.Namespace) -> int:
     user = users.find_user(args.user)
-    _, secret = apikeys.create_api_key(actor, user, args.name)
+    scope = Scope.READ if args.read_only else Scope.READ_WRITE
+    _, secret = apikeys.create_api_key(actor, user, args.name, scope=scope)
     print(secret)
+    return 0
+
+
+def ldap_sync(actor: Actor, args: argparse.Namespace) -> int:
+    if settings.SINFONIA_LDAP is None:
+        print("sinfonia: LDAP is not configured (SINFONIA_LDAP_URL)", file=sys.stderr)
+        return 1
+    import ldap
+
+    from sinfonia.accounts import directory
+
+    try:
+        report = directory.sync(actor)
+    except ldap.LDAPError as exc:
+        print(f"sinfonia: the directory did not answer: {exc}", file=sys.stderr)
+        return 1
+    print(f"checked {report.checked} directory account(s)")
+    for name, why in sorted(report.deactivated.items()):
+        print(f"deactivated {name}: {why}")
     return 0
 
 
@@ -173,11 +210,14 @@ HANDLERS = {
     ("user", "create"): user_create,
     ("user", "list"): user_list,
     ("user", "set-password"): user_set_password,
+    ("user", "reset-2fa"): user_reset_2fa,
+    ("user", "unlock"): user_unlock,
     ("group", "create"): group_create,
     ("group", "add"): group_add,
     ("group", "remove"): group_remove,
     ("group", "list"): group_list,
     ("apikey", "create"): apikey_create,
+    ("ldap", "sync"): ldap_sync,
     ("collection", "create"): collection_create,
     ("collection", "list"): collection_list,
     ("trash", "purge-expired"): trash_purge_expired,

@@ -13,6 +13,7 @@ from types import FrameType
 import uvicorn
 from django.conf import settings
 from django.core.management import call_command
+from django.db import close_old_connections
 
 from sinfonia.accounts.models import User
 from sinfonia.accounts.services.users import generate_password
@@ -64,6 +65,21 @@ def _housekeeping(stop: threading.Event) -> None:
                 log.info("dropped %d expired upload(s)", expired)
         except Exception:  # keep the server running; the next round tries again
             log.exception("housekeeping failed")
+
+
+def _directory_sync(stop: threading.Event, seconds: int) -> None:
+    """Every ``seconds``: deactivate directory accounts locked or gone (``ldap sync``)."""
+    from sinfonia.accounts import directory
+
+    while not stop.wait(seconds):
+        try:
+            report = directory.sync(directory.actor())
+            for name, why in report.deactivated.items():
+                log.warning("deactivated %s: %s", name, why)
+        except Exception:  # the directory may be down: the next round tries again
+            log.exception("LDAP synchronisation failed")
+        finally:
+            close_old_connections()
 
 
 def _handled(signum: int, frame: FrameType | None) -> None:
@@ -133,6 +149,13 @@ def serve(
     ensure_admin()
     stop = threading.Event()
     threading.Thread(target=_housekeeping, args=(stop,), daemon=True, name="housekeeping").start()
+    if settings.SINFONIA_LDAP is not None and settings.SINFONIA_LDAP["sync_seconds"] > 0:
+        threading.Thread(
+            target=_directory_sync,
+            args=(stop, settings.SINFONIA_LDAP["sync_seconds"]),
+            daemon=True,
+            name="ldap-sync",
+        ).start()
     if interrupted := operations.recover_interrupted():
         log.warning("%d operation(s) were interrupted by the last stop", interrupted)
     threading.Thread(

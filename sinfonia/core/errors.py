@@ -11,6 +11,12 @@ from enum import StrEnum
 from typing import Any
 
 
+class CoreError(StrEnum):
+    """Failures that belong to no one domain."""
+
+    READ_ONLY_KEY = "read_only_key"
+
+
 class ServiceError(Exception):
     """Base of every error a service raises on purpose."""
 
@@ -39,3 +45,7 @@ class Conflict(ServiceError):
 
 class Unauthenticated(ServiceError):
     """No identity was established for an operation that needs one."""
+
+
+class Throttled(ServiceError):
+    """Too many attempts: the actor must wait (``details["retry_after"]``, in seconds)."""

@@ -9,6 +9,7 @@ portal, SFTP, DICOMweb, DIMSE and search alike). Rules
 - A user's level is the highest of their own entry and the entries of groups they belong to.
 - ``public`` on the ACL root grants READ to every signed-in user.
 - Anonymous actors have no access to the tree.
+- Read-only actors (a read-only API key) never hold more than READ.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def _root_public(node: Node) -> bool:
 
 
 def can(actor: Actor, level: Level, node: Node) -> bool:
+    if level > Level.READ and actor.read_only:
+        return False
     held = level_of(actor, node)
     return held is not None and held >= level
 
@@ -72,10 +75,14 @@ def require(actor: Actor, level: Level, node: Node) -> None:
             ResourceError.PERMISSION_DENIED,
             f"You need {Level(level).label} access to {node.name!r}; you have {held.label}.",
         )
+    if level > Level.READ:
+        actor.require_write()
 
 
 def visible(actor: Actor, level: Level, qs: QuerySet[Node]) -> QuerySet[Node]:
     """Restrict ``qs`` to nodes on which ``actor`` holds at least ``level``, inside the query."""
+    if level > Level.READ and actor.read_only:
+        return qs.none()
     return qs.filter(condition(actor, level)) if not actor.is_site_admin else qs
 
 
@@ -83,6 +90,8 @@ def visible_via(actor: Actor, level: Level, qs: QuerySet[M], via: str) -> QueryS
     """Restrict rows of another model to those whose node at ``via`` (a lookup path such as
     ``"file"``) ``actor`` may access; deleted nodes never count. For the DICOM index, search."""
     qs = qs.filter(**{f"{via}__in_trash": False})
+    if level > Level.READ and actor.read_only:
+        return qs.none()
     if actor.is_site_admin:
         return qs
     return qs.filter(condition(actor, level, prefix=f"{via}__"))
@@ -90,6 +99,8 @@ def visible_via(actor: Actor, level: Level, qs: QuerySet[M], via: str) -> QueryS
 
 def condition(actor: Actor, level: Level, *, prefix: str = "") -> Q:
     """The access rule as a query condition on a node (at ``prefix``)."""
+    if level > Level.READ and actor.read_only:
+        return Q(pk__in=[])
     if actor.is_site_admin:
         return Q()
     if not actor.is_authenticated:

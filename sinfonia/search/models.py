@@ -16,6 +16,7 @@ class NodeText(models.Model):
     """
 
     id = models.BigIntegerField(primary_key=True)  # the node's id
+    kind = models.PositiveSmallIntegerField()
     acl_root_id = models.BigIntegerField(null=True)
     in_trash = models.BooleanField()
     search_name = models.TextField()

@@ -50,7 +50,8 @@ def connection_info(actor: Actor, host: str) -> ConnectionInfo:
             "command_line": (
                 f"sftp -P {port} {target}  (then: put -r LOCAL_DIR /home/ or "
                 f"/repository/..., get -r, reput/reget to resume). Sign in with your portal "
-                "password, or add your public key (~/.ssh/id_ed25519.pub) in your profile."
+                "password (an API key if you use two-factor log-in), or add your public key "
+                "(~/.ssh/id_ed25519.pub) in your profile."
             ),
             "filezilla": (
                 f"File > Site Manager > New site: protocol SFTP, host {host}, port {port}, "

@@ -184,7 +184,9 @@ class Session(asyncssh.SFTPServer):
                 file_obj.abandon()  # the client went away: keep the bytes for `reput`
             else:
                 await self._call(file_obj.finish)
-        elif isinstance(file_obj, repository.Reader | StagingFile):
+        elif isinstance(file_obj, StagingFile):
+            await self._call(file_obj.close)  # audits a write: database work off the loop
+        elif isinstance(file_obj, repository.Reader):
             file_obj.close()
 
     def fstat(self, file_obj: object) -> SFTPAttrs:

@@ -1,7 +1,8 @@
 """The SFTP server: its own thread and asyncio loop inside ``sinfonia serve``.
 
-Log-in uses the portal's accounts: a password (Django's ``authenticate``) or an SSH key the
-user registered (`accounts.services.sshkeys`). Only the ``sftp`` subsystem is served: shells,
+Log-in uses the portal's accounts: a password (throttled, `accounts.services.login`; accounts
+with two-factor log-in give an API key instead) or an SSH key the user registered
+(`accounts.services.sshkeys`). Only the ``sftp`` subsystem is served: shells,
 commands, SCP, port, agent and X11 forwarding are all refused. The host key is generated on
 first start into ``SINFONIA_SFTP_DIR/ssh_host_ed25519_key`` and kept.
 """
@@ -18,11 +19,10 @@ from typing import Any, TypeVar
 
 import asyncssh
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.db import close_old_connections
 
 from sinfonia.accounts.models import User
-from sinfonia.accounts.services import sshkeys
+from sinfonia.accounts.services import login, sshkeys
 from sinfonia.core.context import Actor
 from sinfonia.sftp.handler import Session
 from sinfonia.transfers.services import parts
@@ -76,9 +76,10 @@ def _log_failure(future: asyncio.Future[Any]) -> None:
         log.error("SFTP housekeeping failed: %s", future.exception())
 
 
-def _password_user(username: str, password: str) -> User | None:
-    user = authenticate(None, username=username, password=password)
-    return user if isinstance(user, User) and user.is_active else None
+def _password_user(username: str, password: str, client: str) -> tuple[User, bool] | None:
+    # Throttled and counted like every log-in; accounts with two-factor log-in take an API key
+    # ("app password") here, not their password.
+    return login.check_app_password(username, password, channel="sftp", client=client)
 
 
 class SftpServer:
@@ -157,7 +158,12 @@ class SftpServer:
         username = chan.get_extra_info("username")
         user = gate.users[username]
         peer = chan.get_extra_info("peername") or ("", 0)
-        actor = Actor(user=user, channel="sftp", client=str(peer[0]))
+        actor = Actor(
+            user=user,
+            channel="sftp",
+            client=str(peer[0]),
+            read_only=username in gate.read_only,  # signed in with a read-only API key
+        )
         return Session(chan, actor, self.run)
 
     def _expire_parts(self) -> None:
@@ -199,6 +205,7 @@ class Gate(asyncssh.SSHServer):
         self.server = server
         self.conn: asyncssh.SSHServerConnection | None = None
         self.users: dict[str, User] = {}
+        self.read_only: set[str] = set()
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -215,11 +222,15 @@ class Gate(asyncssh.SSHServer):
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
-        user = await self.server.run(_password_user, username, password)
-        if user is None:
+        peer = self.conn.get_extra_info("peername") if self.conn is not None else None
+        client = str(peer[0]) if peer else ""
+        found = await self.server.run(_password_user, username, password, client)
+        if found is None:
             await asyncio.sleep(FAILED_LOGIN_DELAY)
             return False
-        self.users[username] = user
+        self.users[username], read_only = found
+        if read_only:
+            self.read_only.add(username)
         return True
 
     def public_key_auth_supported(self) -> bool:

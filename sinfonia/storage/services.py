@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import F
 
-from sinfonia.storage import blobstore
+from sinfonia.storage import blobstore, previews
 from sinfonia.storage.models import Blob
 
 
@@ -70,5 +70,6 @@ def collect_garbage(candidates: list[str] | None = None) -> int:
             deleted, _ = Blob.objects.filter(sha256=sha, ref_count=0).delete()
         if deleted:
             blobstore.delete(sha)
+            previews.discard(sha)
             removed += 1
     return removed

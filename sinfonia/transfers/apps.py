@@ -8,4 +8,9 @@ class TransfersConfig(AppConfig):
 
     def ready(self) -> None:
         # Operation handlers register themselves when their module is imported.
-        from sinfonia.transfers.services import jobs, staging_jobs, zips  # noqa: F401
+        from sinfonia.transfers.services import (  # noqa: F401
+            jobs,
+            office,
+            staging_jobs,
+            zips,
+        )

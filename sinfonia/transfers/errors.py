@@ -17,3 +17,7 @@ class TransferError(StrEnum):
     STAGING_NOT_FOUND = "staging_not_found"
     STAGING_INVALID = "staging_invalid"
     NOT_MODIFIABLE = "not_modifiable"
+    NOT_CONVERTIBLE = "not_convertible"
+    CONVERSION_FAILED = "conversion_failed"
+    CONVERTER_MISSING = "converter_missing"
+    BAD_PROGRESS_TOKEN = "bad_progress_token"

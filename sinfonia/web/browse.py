@@ -5,22 +5,34 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+from urllib.parse import quote
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from sinfonia.core import errors
 from sinfonia.resources import access, selectors
 from sinfonia.resources.models import Kind, Level, Node
 from sinfonia.resources.services import files
 from sinfonia.storage import blobstore
+from sinfonia.transfers.services import office
 from sinfonia.web.common import actor, portal_view
 
 PAGE_SIZES = (20, 50, 100, 200)
 TEXT_PREVIEW_BYTES = 64 * 1024
 CSV_PREVIEW_ROWS = 100
+OFFICE_POLL_MS = 1500  # how often the previewer asks whether a conversion finished
 SORTS = ("name", "size", "created", "updated")
+# CT window presets (centre / width in HU), the usual radiology reading settings.
+WINDOW_PRESETS = (
+    {"label": _("Lung"), "center": -600, "width": 1500},
+    {"label": _("Bone"), "center": 400, "width": 1800},
+    {"label": _("Soft tissue"), "center": 50, "width": 400},
+    {"label": _("Brain"), "center": 40, "width": 80},
+)
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:
@@ -50,6 +62,7 @@ def node_page(request: HttpRequest, node_id: int) -> HttpResponse:
         "may_admin": level is not None and level >= Level.ADMIN and node.kind != Kind.FILESET,
         "is_home": node.home_of_id is not None,
         "preview_id": _int(request.GET.get("preview"), 0, 0, 2**62),
+        "search_under": selectors.path_of(node),
     }
     return render(request, "web/node.html", context)
 
@@ -100,6 +113,8 @@ def _kind_of_preview(node: Node) -> str:
         return "audio"
     if mime == "application/pdf":
         return "pdf"
+    if office.is_office(node):
+        return "office"
     if mime in ("text/csv", "text/tab-separated-values") or name.endswith((".csv", ".tsv")):
         return "csv"
     if mime == "application/zip" or name.endswith(".zip"):
@@ -120,14 +135,15 @@ def _head(node: Node) -> str:
 @portal_view
 def preview(request: HttpRequest, node_id: int) -> HttpResponse:
     """The previewer for one file (an htmx partial): DICOM snapshot and tags, image, video,
-    audio, PDF (the browser's viewer), text, CSV as a table, ZIP table of contents; for
+    audio, PDF (the browser's viewer), office documents as PDF (converted in the background:
+    "Converting…" polls this view until done), text, CSV as a table, ZIP table of contents; for
     anything else its details and a download button."""
     a = actor(request)
     node = selectors.get_node(a, node_id)
     if node.kind != Kind.FILE:
         raise Http404("not a file")
     kind = _kind_of_preview(node)
-    context: dict[str, Any] = {"file": node, "kind": kind}
+    context: dict[str, Any] = {"file": node, "kind": kind, "poll_ms": OFFICE_POLL_MS}
     try:
         if kind == "dicom":
             context |= _dicom(a, node)
@@ -140,6 +156,8 @@ def preview(request: HttpRequest, node_id: int) -> HttpResponse:
             rows = list(csv.reader(io.StringIO(text), dialect=dialect))[: CSV_PREVIEW_ROWS + 1]
             context["rows"] = rows
             context["truncated"] = node.size > TEXT_PREVIEW_BYTES or len(rows) > CSV_PREVIEW_ROWS
+        elif kind == "office":
+            context["office"] = office.office_pdf(a, node)
         elif kind == "zip":
             from sinfonia.transfers.services.zips import table_of_contents
 
@@ -159,9 +177,13 @@ def _dicom(a: Any, node: Node) -> dict[str, Any]:
     listed = [t for t in dicom_tags.tag_list(ds) if t.get("value") is not None]
     series_uid = index.instance.series.series_instance_uid if index.instance else ""
     modality = str(getattr(ds, "Modality", ""))
+    study_uid = index.instance.series.study.study_instance_uid if index.instance else ""
+    viewer = settings.SINFONIA_VIEWER_URL
     return {
         "tags": listed[:400],
         "series_uid": series_uid,
+        "presets": WINDOW_PRESETS,
+        "viewer_url": viewer.replace("{study}", quote(study_uid)) if viewer and study_uid else "",
         "rt": modality in ("RTSTRUCT", "RTPLAN", "RTDOSE", "RTIMAGE"),
         "renderable": "PixelData" in ds or "FloatPixelData" in ds or _has_pixels(ds),
         "frames": int(getattr(ds, "NumberOfFrames", 1) or 1),

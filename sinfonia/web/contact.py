@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from sinfonia.core import errors
+from sinfonia.core.http import SANDBOX_POLICY
 from sinfonia.support.models import PageSlug, Topic
 from sinfonia.support.services import contact, pages
 from sinfonia.web.common import actor, portal_view
@@ -66,4 +67,5 @@ def attachment(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
         content_type="application/octet-stream",
     )
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = SANDBOX_POLICY
     return response

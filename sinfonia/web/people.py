@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
@@ -10,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from sinfonia.accounts.errors import AccountError
-from sinfonia.accounts.models import Membership, Role
+from sinfonia.accounts.models import Membership, Role, Scope
 from sinfonia.accounts.services import apikeys, groups, users
 from sinfonia.core import errors
 from sinfonia.resources.services import trash
@@ -188,6 +190,17 @@ def group_member(request: HttpRequest, group_id: int) -> HttpResponse:
     return redirect("group", group_id=group.id)
 
 
+def _expiry(raw: str) -> datetime | None:
+    """The end (UTC) of the day picked in the profile's date field, or None when left empty."""
+    if not raw:
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError as exc:
+        raise errors.Invalid(AccountError.INVALID_API_KEY, _("Give the expiry as a date.")) from exc
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
 @portal_view
 def profile(request: HttpRequest) -> HttpResponse:
     a = actor(request)
@@ -215,9 +228,16 @@ def profile(request: HttpRequest) -> HttpResponse:
                 update_session_auth_hash(request, user)
                 messages.success(request, _("Your password was changed."))
             elif action == "create-key":
-                _key, new_key = apikeys.create_api_key(a, user, request.POST.get("name", "")[:100])
+                _key, new_key = apikeys.create_api_key(
+                    a,
+                    user,
+                    request.POST.get("name", "")[:100],
+                    scope=request.POST.get("scope", Scope.READ_WRITE),
+                    expires_at=_expiry(request.POST.get("expires", "")),
+                )
             elif action == "revoke-key":
-                apikeys.revoke_api_key(a, int(request.POST.get("key_id", "0")))
+                key_id = request.POST.get("key_id", "")
+                apikeys.revoke_api_key(a, int(key_id) if key_id.isdigit() else 0)
                 messages.success(request, _("The key was revoked."))
         except (errors.Invalid, errors.Conflict) as exc:
             messages.error(request, exc.message)
@@ -226,7 +246,12 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/profile.html",
-        {"keys": apikeys.list_api_keys(a, user), "new_key": new_key, "profile_user": user},
+        {
+            "keys": apikeys.list_api_keys(a, user),
+            "new_key": new_key,
+            "profile_user": user,
+            "directory_account": users.is_directory_account(user),
+        },
     )
 
 

@@ -415,6 +415,10 @@ def shows_archive(r: Any, w: World) -> None:
         assert archive.read(archive.namelist()[0]) == CONTENT
 
 
+def shows_not_convertible(r: Any, w: World) -> None:
+    assert r.json()["code"] == "not_convertible"
+
+
 def shows_zip_contents(r: Any, w: World) -> None:
     assert [e["name"] for e in r.json()] == [ZIP_ENTRY]
 
@@ -513,6 +517,15 @@ TREE_OPS: list[Op] = [
         lambda a, w: a.get(f"/files/{w.file}/download"),
         "read",
         shows=shows_file,
+    ),
+    Op(
+        "office-pdf",
+        "GET",
+        "/files/{node_id}/pdf",
+        lambda a, w: a.get(f"/files/{w.file}/pdf"),
+        "read",
+        ok=400,  # a reader learns that a .txt is no office document (tests/web/test_preview.py)
+        shows=shows_not_convertible,
     ),
     Op(
         "archive-get",
@@ -914,6 +927,61 @@ OTHER_OPS: list[Op] = [
         lambda a, w: a.delete(f"/ssh-keys/{owner_ssh_key(w)}"),
         stranger=404,
     ),
+    # two-factor log-in and sessions act on the caller's own account only
+    Op(
+        "two-factor",
+        "GET",
+        "/users/me/two-factor",
+        lambda a, w: a.get("/users/me/two-factor"),
+        stranger=200,
+    ),
+    Op(
+        "two-factor-start",
+        "POST",
+        "/users/me/two-factor",
+        lambda a, w: a.post("/users/me/two-factor"),
+        stranger=201,
+        mutates=True,
+        echo=lambda w: "secret",  # the stranger's own TOTP secret, under that name
+    ),
+    Op(
+        "two-factor-confirm",
+        "POST",
+        "/users/me/two-factor/confirm",
+        lambda a, w: a.post("/users/me/two-factor/confirm", {"code": "000000"}),
+        stranger=409,
+    ),
+    Op(
+        "two-factor-codes",
+        "POST",
+        "/users/me/two-factor/recovery-codes",
+        lambda a, w: a.post("/users/me/two-factor/recovery-codes", {"code": "000000"}),
+        stranger=409,
+    ),
+    Op(
+        "two-factor-disable",
+        "POST",
+        "/users/me/two-factor/disable",
+        lambda a, w: a.post(
+            "/users/me/two-factor/disable", {"password": PASSWORD, "code": "000000"}
+        ),
+        stranger=409,
+    ),
+    Op(
+        "two-factor-reset",
+        "DELETE",
+        "/users/{user_id}/two-factor",
+        lambda a, w: a.delete(f"/users/{w.uid(w.owner)}/two-factor"),
+        stranger=403,
+    ),
+    Op(
+        "end-sessions",
+        "DELETE",
+        "/users/me/sessions",
+        lambda a, w: a.delete("/users/me/sessions"),
+        stranger=204,
+        mutates=True,
+    ),
     Op("groups", "GET", "/groups", lambda a, w: a.get("/groups"), stranger=200),
     Op(
         "create-group",
@@ -1040,6 +1108,7 @@ OTHER_OPS: list[Op] = [
         lambda a, w: a.post("/sftp/delete", {"paths": ["x"]}),
     ),
     Op("audit", "GET", "/audit", lambda a, w: a.get("/audit"), stranger=403),
+    Op("audit-csv", "GET", "/audit.csv", lambda a, w: a.get("/audit.csv"), stranger=403),
     Op(
         "search",
         "GET",

@@ -54,3 +54,10 @@ def test_a_malformed_query_fails_with_the_reason(world: World, capsys) -> None:
     code, out, err = run(capsys, "search", "--as", "alice", "--", "-size:>10XB")
     assert code == 1 and out == ""
     assert "size" in err and err.startswith("sinfonia: ")
+
+
+def test_a_file_uploaded_into_a_folder_is_one_line(world: World, capsys) -> None:
+    code, out, _ = run(capsys, "search", "--as", "alice", "draft")
+    assert code == 0
+    assert out.splitlines()[0].startswith(f"/{COLL}/Baseline/report draft.pdf/report draft.pdf\t")
+    assert out.splitlines()[-1] == "1-1 of 1 (by relevance)"

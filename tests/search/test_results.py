@@ -25,7 +25,8 @@ def test_nobody_finds_or_counts_what_they_may_not_read(world: World) -> None:
         assert (answer["total"], answer["items"]) == (0, []), query
     page = world.q(world.alice, "lodz", limit=1)
     assert page["total"] == 2 and len(page["items"]) == 1
-    assert world.q(world.admin, "lodz", limit=1)["total"] == 7  # files count with filesets
+    # a file uploaded into a folder counts once, not with its one-file fileset
+    assert world.q(world.admin, "lodz", limit=1)["total"] == 5
     # the closed folder's DICOM file and the other collection's are not counted for alice
     assert world.q(world.alice, "modality:CT studydate:2020", limit=1)["total"] == 2
     assert world.q(world.admin, "modality:CT studydate:2020", limit=1)["total"] == 4
@@ -45,6 +46,23 @@ def test_a_public_collection_is_found_by_every_signed_in_user(world: World) -> N
     world.admin.ok(world.admin.put(f"/resources/{other}/acl", acl))
     assert world.names(world.bob, "elsewhere kind:file") == {"Lodz elsewhere.txt", "elsewhere.dcm"}
     assert world.names(world.bob, "modality:CT") == {"elsewhere.dcm"}
+
+
+def test_a_file_uploaded_into_a_folder_is_found_once(world: World) -> None:
+    # The upload made a fileset "report draft.pdf" holding the file "report draft.pdf".
+    only = [(h["kind"], h["name"]) for h in hits(world, world.alice, "draft")]
+    assert only == [("file", "report draft.pdf")]
+    assert world.q(world.alice, "draft")["total"] == 1
+    # Where only the fileset matches, it is found; where only the file does, the file.
+    assert [h["kind"] for h in hits(world, world.alice, "draft kind:fileset")] == ["fileset"]
+    assert [h["kind"] for h in hits(world, world.alice, "draft type:pdf")] == ["file"]
+    assert [h["kind"] for h in hits(world, world.alice, "draft kind:file,fileset")] == ["file"]
+    assert [h["kind"] for h in hits(world, world.alice, "draft -kind:folder")] == ["file"]
+    # A fileset holding another file too is an element of its own: both are found.
+    fileset = world.alice.ok(world.alice.get(f"/resources/{world.ids['report draft.pdf']}"))
+    world.admin.ok(world.admin.upload(fileset["parent_id"], "page2.txt", b"two"), 201)
+    kinds = sorted(h["kind"] for h in hits(world, world.alice, "draft"))
+    assert kinds == ["file", "fileset"]
 
 
 # -- pages and orders -------------------------------------------------------------------------

@@ -23,7 +23,7 @@ pytestmark = [
     ),
 ]
 
-COPIED = ("id", "acl_root_id", "in_trash", "search_name", "sort_name", "search_description")
+COPIED = ("id", "kind", "acl_root_id", "in_trash", "search_name", "sort_name", "search_description")
 
 
 def assert_in_step() -> None:

@@ -161,3 +161,34 @@ def test_ssh_key_rules(alice: User, make_user: Callable[..., User],
     bob = make_user("bob")
     taken = api_for(bob).post(f"/users/{bob.id}/ssh-keys", {"public_key": added["public_key"]})
     assert taken.status_code == 409
+
+
+def test_changes_to_a_staging_area_are_audited(alice: User, api_for: Callable[..., Api]) -> None:
+    from sinfonia.audit.models import AuditEvent
+    from sinfonia.core.context import Actor
+    from sinfonia.transfers.services.staging import Area
+
+    area = Area.of(Actor(user=alice, channel="sftp", client="127.0.0.1"))
+    area.mkdir(["scans"])
+    out = area.open(["scans", "a.bin"], write=True, create=True)
+    out.write(0, b"12345")
+    out.close()
+    area.rename(["scans", "a.bin"], ["scans", "b.bin"])
+    area.remove(["scans", "b.bin"])
+    write(home(alice) / "old" / "x.txt", b"x")
+    api = api_for(alice)
+    assert api.ok(api.post("/sftp/delete", {"paths": ["old"]})) == {"deleted": 1}
+    events = list(
+        AuditEvent.objects.filter(action__startswith="staging.", username="alice")
+        .order_by("id")
+        .values_list("action", "path", "channel")
+    )
+    assert events == [
+        ("staging.mkdir", "/home/scans", "sftp"),
+        ("staging.write", "/home/scans/a.bin", "sftp"),
+        ("staging.rename", "/home/scans/a.bin", "sftp"),
+        ("staging.delete", "/home/scans/b.bin", "sftp"),
+        ("staging.delete", "/home/old", "api"),
+    ]
+    written = AuditEvent.objects.get(action="staging.write")
+    assert written.detail == {"written": 5, "size": 5}

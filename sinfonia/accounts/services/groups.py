@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
@@ -9,6 +11,8 @@ from sinfonia.audit.services import record
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Conflict, Invalid, NotFound, PermissionDenied, Unauthenticated
 from sinfonia.core.names import clean_name
+
+log = logging.getLogger(__name__)
 
 
 def _signed_in(actor: Actor) -> None:
@@ -60,6 +64,7 @@ def _require_group_admin(actor: Actor, group: Group) -> None:
 @transaction.atomic
 def create_group(actor: Actor, name: str, *, description: str = "", public: bool = True) -> Group:
     """Create a group; its creator becomes its administrator."""
+    actor.require_write()
     _signed_in(actor)
     name = clean_name(name, what="group name")
     if Group.objects.filter(name__iexact=name).exists():
@@ -82,6 +87,7 @@ def update_group(
     description: str | None = None,
     public: bool | None = None,
 ) -> Group:
+    actor.require_write()
     _require_group_admin(actor, group)
     if name is not None:
         name = clean_name(name, what="group name")
@@ -100,6 +106,7 @@ def update_group(
 @transaction.atomic
 def delete_group(actor: Actor, group: Group) -> None:
     """Delete a group; the permissions it granted go with it."""
+    actor.require_write()
     _require_group_admin(actor, group)
     name = group.name
     group.delete()
@@ -109,6 +116,7 @@ def delete_group(actor: Actor, group: Group) -> None:
 @transaction.atomic
 def set_member(actor: Actor, group: Group, user: User, role: Role = Role.MEMBER) -> Membership:
     """Add ``user`` to ``group`` or change their role. Group administrators only."""
+    actor.require_write()
     _require_group_admin(actor, group)
     role = Role(role)
     membership, created = Membership.objects.get_or_create(
@@ -135,6 +143,7 @@ def _keep_an_admin(group: Group, leaving: User) -> None:
 @transaction.atomic
 def remove_member(actor: Actor, group: Group, user: User) -> None:
     """Remove ``user`` from ``group`` (group administrators, or the user leaving)."""
+    actor.require_write()
     leaving_self = actor.user is not None and actor.user.pk == user.pk
     if not leaving_self:
         _require_group_admin(actor, group)
@@ -154,3 +163,56 @@ def members(actor: Actor, group: Group) -> QuerySet[Membership]:
         .select_related("user")
         .order_by("-role", "user__username")
     )
+
+
+@transaction.atomic
+def mirror_memberships(
+    actor: Actor, user: User, member_of: set[str], mirrored: set[str]
+) -> tuple[list[str], list[str]]:
+    """Make ``user``'s memberships of the ``mirrored`` groups what a directory says.
+
+    ``member_of`` names the directory groups the user is in; of the ``mirrored`` names (the
+    groups an administrator chose to mirror, compared without regard to case) the user joins
+    those in ``member_of`` (the group is created, private, on first use) and leaves the others.
+    Other groups are left alone, and so is a role already held. A user who is the last
+    administrator of a mirrored group stays in it (logged), as `remove_member` requires.
+    Site administrators (or the system) only. Returns the names joined and left.
+    """
+    if not actor.is_site_admin:
+        raise PermissionDenied(
+            AccountError.NOT_SITE_ADMIN, "Only site administrators mirror directory groups."
+        )
+    require = {name.casefold() for name in mirrored}
+    wanted = {name for name in member_of if name.casefold() in require}
+    joined: list[str] = []
+    left: list[str] = []
+    current = {
+        m.group.name.casefold(): m
+        for m in Membership.objects.filter(user=user).select_related("group")
+        if m.group.name.casefold() in require
+    }
+    for name in sorted(wanted):
+        if name.casefold() in current:
+            continue
+        group = Group.objects.filter(name__iexact=name).first()
+        if group is None:
+            group = create_group(
+                actor, name, description="Mirrored from the LDAP directory.", public=False
+            )
+        set_member(actor, group, user, Role.MEMBER)
+        joined.append(group.name)
+    wanted_folded = {name.casefold() for name in wanted}
+    for folded, membership in sorted(current.items()):
+        if folded in wanted_folded:
+            continue
+        try:
+            remove_member(actor, membership.group, user)
+        except Invalid:
+            log.warning(
+                "%s left %r in the directory but is its last administrator; kept",
+                user.username,
+                membership.group.name,
+            )
+            continue
+        left.append(membership.group.name)
+    return joined, left

@@ -69,6 +69,7 @@ def add_ssh_key(actor: Actor, user: User, public_key: str, name: str = "") -> Ss
 
     Errors: Invalid (not a public key, refused type), Conflict (already registered, by anyone).
     """
+    actor.require_write()
     _require_self_or_admin(actor, user)
     key = parse_public_key(public_key)
     fingerprint = key.get_fingerprint("sha256")
@@ -96,6 +97,7 @@ def list_ssh_keys(actor: Actor, user: User) -> list[SshKey]:
 @transaction.atomic
 def delete_ssh_key(actor: Actor, key_id: int) -> None:
     """Remove a key (its owner or a site administrator); anyone else is told it is missing."""
+    actor.require_write()
     key = SshKey.objects.filter(pk=key_id).select_related("user").first()
     if key is None or not (actor.is_site_admin or (actor.user and actor.user.pk == key.user_id)):
         raise NotFound(AccountError.SSH_KEY_NOT_FOUND, "No such SSH key.")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -50,7 +51,46 @@ def create_user(
 
     Returns the user and, when no password was given, the generated one (shown once).
     """
+    actor.require_write()
     require_site_admin(actor, "create accounts")
+    generated = None
+    if password is None:
+        password = generated = generate_password()
+    user = _new_user(
+        actor,
+        User(username=username, email=email, first_name=first_name, last_name=last_name),
+        password=password,
+        site_admin=site_admin,
+    )
+    return user, generated
+
+
+@transaction.atomic
+def create_directory_user(
+    actor: Actor,
+    username: str,
+    *,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    site_admin: bool = False,
+    source: str = "ldap",
+) -> User:
+    """Create the local account of a person whom a directory (``source``) vouches for.
+
+    The account has no usable local password (the directory checks it) but is otherwise what
+    `create_user` makes: a personal collection and a ``user.create`` audit event. Called by the
+    directory's authentication backend, as a system actor, on a person's first sign-in.
+    """
+    require_site_admin(actor, "create accounts")
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    return _new_user(actor, user, password=None, site_admin=site_admin, source=source)
+
+
+def _new_user(
+    actor: Actor, user: User, *, password: str | None, site_admin: bool, source: str = ""
+) -> User:
+    username = user.username
     if not USERNAME.match(username):
         raise Invalid(
             AccountError.INVALID_USERNAME,
@@ -58,23 +98,17 @@ def create_user(
         )
     if User.objects.filter(username__iexact=username).exists():
         raise Conflict(AccountError.USERNAME_TAKEN, f"The user name {username!r} is taken.")
-    generated = None
+    user.is_superuser = user.is_staff = site_admin
     if password is None:
-        password = generated = generate_password()
-    user = User(
-        username=username,
-        email=email,
-        first_name=first_name,
-        last_name=last_name,
-        is_superuser=site_admin,
-        is_staff=site_admin,
-    )
-    _check_password(password, user)
-    user.set_password(password)
+        user.set_unusable_password()
+    else:
+        _check_password(password, user)
+        user.set_password(password)
     user.save()
     ensure_home(user)
-    record(actor, "user.create", None, target=username, site_admin=site_admin)
-    return user, generated
+    extra = {"source": source} if source else {}
+    record(actor, "user.create", None, target=username, site_admin=site_admin, **extra)
+    return user
 
 
 def get_user(actor: Actor, user_id: int) -> User:
@@ -89,7 +123,14 @@ def get_user(actor: Actor, user_id: int) -> User:
 
 
 def find_user(username: str) -> User:
+    """The account named ``username``. With an LDAP directory configured, a directory person
+    who has not signed in yet gets their account now, so that administrators can name them
+    (group members, DICOM AE title mappings) before their first sign-in."""
     user = User.objects.filter(username=username).first()
+    if user is None and settings.SINFONIA_LDAP is not None and USERNAME.match(username):
+        from sinfonia.accounts import directory  # needs the optional python-ldap
+
+        user = directory.provision(username)
     if user is None:
         raise NotFound(AccountError.USER_NOT_FOUND, f"No user named {username!r}.")
     return user
@@ -108,6 +149,7 @@ def update_user(
 ) -> User:
     """Edit profile details (the user or a site administrator); status flags need the latter,
     and never on one's own account (no locking oneself out)."""
+    actor.require_write()
     if not actor.is_site_admin and (actor.user is None or actor.user.pk != user.pk):
         raise PermissionDenied(AccountError.NOT_SITE_ADMIN, "You may edit only your own profile.")
     if (is_active is not None or site_admin is not None) and not actor.is_site_admin:
@@ -136,13 +178,24 @@ def update_user(
     return user
 
 
+def is_directory_account(user: User) -> bool:
+    """Whether ``user`` signs in with the LDAP directory's password (no local one)."""
+    return settings.SINFONIA_LDAP is not None and not user.has_usable_password()
+
+
 @transaction.atomic
 def set_password(actor: Actor, user: User, new: str, *, old: str | None = None) -> None:
     """Change a password: users give their current one; site administrators need not."""
+    actor.require_write()
     own = actor.user is not None and actor.user.pk == user.pk
     if not own:
         require_site_admin(actor, "set other people's passwords")
-    elif not actor.is_site_admin and (old is None or not user.check_password(old)):
+    if is_directory_account(user):
+        raise Invalid(
+            AccountError.DIRECTORY_ACCOUNT,
+            f"{user.username} signs in with the LDAP directory: change the password there.",
+        )
+    if own and not actor.is_site_admin and (old is None or not user.check_password(old)):
         raise Invalid(AccountError.WEAK_PASSWORD, "The current password is wrong.")
     _check_password(new, user)
     user.set_password(new)

@@ -65,19 +65,20 @@ def json_response(data: Any, *, status: int = 200) -> HttpResponse:
 # -- Authentication ---------------------------------------------------------------------------
 
 
-def authenticate(request: HttpRequest) -> tuple[User | None, bool]:
-    """(user, by session): ``Authorization: Bearer <API key>``, else the portal's session.
-    A request that presents credentials which fail does not fall back to the session."""
+def authenticate(request: HttpRequest) -> tuple[User | None, bool, bool]:
+    """(user, by session, read-only): ``Authorization: Bearer <API key>``, else the portal's
+    session. A request that presents credentials which fail does not fall back to the session."""
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer":
-            return None, False
-        return apikeys.authenticate(token.strip()), False
+            return None, False, False
+        key = apikeys.authenticate(token.strip())
+        return (key.user, False, key.read_only) if key is not None else (None, False, False)
     user = getattr(request, "user", None)
     if isinstance(user, User) and user.is_authenticated and user.is_active:
-        return user, True
-    return None, False
+        return user, True, False
+    return None, False, False
 
 
 def _csrf_refused(request: HttpRequest) -> bool:
@@ -104,12 +105,17 @@ def endpoint(*methods: str) -> Callable[[View], View]:
                 refused = problem(405, "method_not_allowed", f"Use {', '.join(methods)}.")
                 refused["Allow"] = ", ".join(methods)
                 return refused
-            user, by_session = authenticate(request)
+            user, by_session, read_only = authenticate(request)
             if user is None:
                 return problem(401, "unauthenticated", "Sign in or send a Bearer API key.")
             if by_session and request.method not in ("GET", "HEAD") and _csrf_refused(request):
                 return problem(403, "csrf_failed", "The CSRF token is missing or wrong.")
-            actor = Actor(user=user, channel="dicomweb", client=request.META.get("REMOTE_ADDR", ""))
+            actor = Actor(
+                user=user,
+                channel="dicomweb",
+                client=request.META.get("REMOTE_ADDR", ""),
+                read_only=read_only,
+            )
             try:
                 return view(request, actor, *args, **kwargs)
             except errors.ServiceError as exc:

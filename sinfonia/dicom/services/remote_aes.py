@@ -148,6 +148,7 @@ def add_remote_ae(
     Errors: Invalid (AE title, address, or a destination that is no container or that
     ``user`` may not write to), Conflict (AE title taken), PermissionDenied.
     """
+    actor.require_write()
     require_site_admin(actor, "configure DICOM network peers")
     title = clean_ae_title(ae_title)
     host, port = _clean_address(host, port)
@@ -182,6 +183,7 @@ def update_remote_ae(
     description: str = UNSET,
 ) -> RemoteAE:
     """Change what is given of a remote AE's settings (same rules as `add_remote_ae`)."""
+    actor.require_write()
     require_site_admin(actor, "configure DICOM network peers")
     if ae_title is not UNSET:
         remote.ae_title = clean_ae_title(ae_title)
@@ -210,6 +212,7 @@ def update_remote_ae(
 @transaction.atomic
 def delete_remote_ae(actor: Actor, remote: RemoteAE) -> None:
     """Forget a remote AE: it can no longer call in nor receive C-MOVE sub-operations."""
+    actor.require_write()
     require_site_admin(actor, "configure DICOM network peers")
     record(actor, "dicom.ae.delete", None, **_describe(remote))
     remote.delete()

@@ -37,7 +37,15 @@ INDEXES = {
 # bytes a row) they lie on 18,000 of its pages, more than the default 128 MB of shared
 # buffers hold; in this copy (about 110 bytes a row) on a third as many, which stay cached.
 TEXT_TABLE = NodeText._meta.db_table
-TEXT_COLUMNS = ("id", "acl_root_id", "in_trash", "search_name", "sort_name", "search_description")
+TEXT_COLUMNS = (
+    "id",
+    "kind",
+    "acl_root_id",
+    "in_trash",
+    "search_name",
+    "sort_name",
+    "search_description",
+)
 TEXT_INDEXES = {
     "search_node_text_name_fts": f"USING gin ({VECTOR.format(col='search_name')})",
     "search_node_text_description_fts": f"USING gin ({VECTOR.format(col='search_description')})",
@@ -70,7 +78,8 @@ TEXT_TRIGGERS = {
     "truncate": ("AFTER TRUNCATE", "", f"TRUNCATE {TEXT_TABLE};"),
 }
 CREATE_TEXT_TABLE = (
-    f"CREATE TABLE IF NOT EXISTS {TEXT_TABLE} (id bigint PRIMARY KEY, acl_root_id bigint, "
+    f"CREATE TABLE IF NOT EXISTS {TEXT_TABLE} (id bigint PRIMARY KEY, kind smallint NOT NULL, "
+    "acl_root_id bigint, "
     "in_trash boolean NOT NULL, search_name text NOT NULL, sort_name text NOT NULL, "
     "search_description text NOT NULL)"
 )

@@ -57,6 +57,7 @@ def send_message(
 ) -> ContactMessage:
     """Store a message (and its attachments) for the site administrators; e-mail it to
     SINFONIA_SUPPORT_EMAIL when one is configured. Mail failures are logged, not raised."""
+    actor.require_write()
     if actor.user is None or not actor.is_authenticated:
         raise Unauthenticated(SupportError.INVALID_MESSAGE, "Sign in first.")
     uploads = list(files)

@@ -61,6 +61,7 @@ def get_page(slug: str) -> Page:
 @transaction.atomic
 def update_page(actor: Actor, slug: str, *, title: str, body: str) -> Page:
     """Replace a page's title and text (site administrators)."""
+    actor.require_write()
     require_site_admin(actor, "edit site pages")
     if slug not in PageSlug.values:
         raise NotFound(SupportError.UNKNOWN_PAGE, "No such page.")
@@ -84,6 +85,7 @@ def has_accepted_policy(user: User) -> bool:
 
 def accept_policy(actor: Actor) -> None:
     """Record that the signed-in user accepts the current privacy policy (idempotent)."""
+    actor.require_write()
     assert actor.user is not None
     try:
         with transaction.atomic():

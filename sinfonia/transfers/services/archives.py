@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from stat import S_IFDIR, S_IFREG
+from uuid import UUID
 
 from stream_zip import ZIP_64, stream_zip
 
@@ -88,12 +89,16 @@ def _audit_reads(actor: Actor, items: list[Member]) -> None:
 
 
 def tracked(
-    actor: Actor, items: list[Member], chunks: Iterator[bytes]
+    actor: Actor, items: list[Member], chunks: Iterator[bytes], token: UUID | None = None
 ) -> tuple[str, Iterator[bytes]]:
     """Report an archive's progress (bytes of members sent) as an operation; return its id
-    and the chunks to send. A client that goes away leaves the operation "failed"."""
+    and the chunks to send. A client that goes away leaves the operation "failed".
+
+    ``token``: the operation id the client chose, so that a page which cannot read this
+    response's headers (a download the browser saves to disk) can poll the progress.
+    """
     total = sum(m.node.size for m in items if m.node.kind == Kind.FILE)
-    progress = operations.track(actor, "archive.build", total)
+    progress = operations.track(actor, "archive.build", total, token=token)
 
     def counting() -> Iterator[bytes]:
         sent = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from sinfonia.core.context import Actor
-from sinfonia.core.errors import NotFound, ServiceError
+from sinfonia.core.errors import Conflict, NotFound, ServiceError
 from sinfonia.transfers.errors import TransferError
 from sinfonia.transfers.models import Operation, Status
 
@@ -82,6 +83,7 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 
 def enqueue(actor: Actor, kind: str, params: dict[str, Any], *, unit: str = "bytes") -> Operation:
     """Queue ``kind`` to run as ``actor``; the worker is woken once the caller commits."""
+    actor.require_write()
     assert kind in HANDLERS, kind
     assert actor.user is not None
     op = Operation.objects.create(
@@ -96,13 +98,25 @@ def enqueue(actor: Actor, kind: str, params: dict[str, Any], *, unit: str = "byt
     return op
 
 
-def track(actor: Actor, kind: str, total: int, *, unit: str = "bytes") -> Progress:
+def check_token(token: uuid.UUID | None) -> None:
+    """A client-chosen operation id (a page that starts a download, then polls its progress
+    under an id it knows) must be new. Raises Conflict ``bad_progress_token`` when taken."""
+    if token is not None and Operation.objects.filter(pk=token).exists():
+        raise Conflict(TransferError.BAD_PROGRESS_TOKEN, "This progress token was used already.")
+
+
+def track(
+    actor: Actor, kind: str, total: int, *, unit: str = "bytes", token: uuid.UUID | None = None
+) -> Progress:
     """An operation that runs in the caller (a streamed download), shown like queued ones.
 
-    The caller reports with ``progress.update`` and ends with `finish`.
+    ``token``: the operation's id, chosen by the client (see `check_token`); a new one when
+    None. The caller reports with ``progress.update`` and ends with `finish`.
     """
     assert actor.user is not None
+    check_token(token)
     op = Operation.objects.create(
+        id=token or uuid.uuid4(),
         user=actor.user,
         kind=kind,
         status=Status.RUNNING,
@@ -136,8 +150,6 @@ def get_operation(actor: Actor, op_id: str) -> Operation:
 
 
 def _is_uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:

@@ -12,6 +12,9 @@ the front-end:
   that would go beyond fails with ``quota_exceeded`` and leaves the usage as it was. The
   usage is counted from disk once per process (and again by `recount`) and kept up to date by
   every write, truncation and removal made through this module.
+- Changes made by a user (folders made, removed or renamed, files written or deleted) are
+  audited with the action ``staging.*`` and the path ``/home/...``; reads of one's own area are
+  not.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from sinfonia.audit.services import record
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Conflict, Invalid, NotFound, PermissionDenied, ServiceError
 from sinfonia.core.names import clean_name
@@ -108,16 +112,29 @@ class EntryPage:
 class Area:
     """One user's staging area. Every method takes the path inside it as a list of names."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, actor: Actor | None = None, *, audited: bool = True) -> None:
         self.user = user
+        self.actor = actor
+        self.audited = audited
         self.root = home_root() / user.username
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     @classmethod
-    def of(cls, actor: Actor) -> Area:
+    def of(cls, actor: Actor, *, audit: bool = True) -> Area:
+        """The actor's area; with ``audit=False`` its changes are not audited one by one (an
+        export audits itself as a whole)."""
         if actor.user is None:
             raise PermissionDenied(TransferError.STAGING_INVALID, "Staging areas belong to users.")
-        return cls(actor.user)
+        return cls(actor.user, actor, audited=audit)
+
+    def require_write(self) -> None:
+        """Changes need a read-write actor (not a read-only API key), checked before acting."""
+        if self.actor is not None:
+            self.actor.require_write()
+
+    def audit(self, action: str, parts: Sequence[str], **detail: object) -> None:
+        if self.actor is not None and self.audited:
+            record(self.actor, f"staging.{action}", None, path="/home/" + "/".join(parts), **detail)
 
     # -- paths ---------------------------------------------------------------------------------
     def path(self, parts: Sequence[str]) -> Path:
@@ -188,16 +205,21 @@ class Area:
     def mkdir(self, parts: Sequence[str]) -> None:
         if not parts:
             raise Conflict(TransferError.STAGING_INVALID, "The staging area exists.")
+        self.require_write()
         with os_errors("folder"):
             os.mkdir(self.path(parts), 0o700)
+        self.audit("mkdir", parts)
 
     def rmdir(self, parts: Sequence[str]) -> None:
         if not parts:
             raise PermissionDenied(TransferError.STAGING_INVALID, "The staging area stays.")
+        self.require_write()
         with os_errors("folder"):
             os.rmdir(self.path(parts))
+        self.audit("rmdir", parts)
 
     def remove(self, parts: Sequence[str]) -> None:
+        self.require_write()
         path = self.path(parts)
         with os_errors("file"):
             st = os.lstat(path)
@@ -205,9 +227,11 @@ class Area:
                 raise OSError(errno.EISDIR, "is a folder")
             os.unlink(path)
         self.release(st.st_size)
+        self.audit("delete", parts, size=st.st_size)
 
     def remove_tree(self, parts: Sequence[str]) -> None:
         """Remove a file or a whole folder (after an import that asked for it)."""
+        self.require_write()
         path = self.path(parts)
         with os_errors("file or folder"):
             if path.is_dir() and not path.is_symlink():
@@ -223,14 +247,17 @@ class Area:
         """Rename or move inside the area; never replaces an existing file or folder."""
         if not old or not new:
             raise PermissionDenied(TransferError.STAGING_INVALID, "The staging area stays.")
+        self.require_write()
         source, target = self.path(old), self.path(new)
         with os_errors("file or folder"):
             os.lstat(source)
             if os.path.lexists(target):
                 raise OSError(errno.EEXIST, "exists")
             os.rename(source, target)
+        self.audit("rename", old, to="/home/" + "/".join(new))
 
     def set_times(self, parts: Sequence[str], atime: float | None, mtime: float | None) -> None:
+        self.require_write()
         path = self.path(parts)
         with os_errors("file or folder"):
             st = os.lstat(path)
@@ -252,6 +279,8 @@ class Area:
     ) -> StagingFile:
         if not parts:
             raise Invalid(TransferError.STAGING_INVALID, "That is a folder, not a file.")
+        if write:
+            self.require_write()
         path = self.path(parts)
         flags = os.O_NOFOLLOW | os.O_CLOEXEC
         flags |= (os.O_RDWR if read else os.O_WRONLY) if write else os.O_RDONLY
@@ -271,18 +300,29 @@ class Area:
             except BaseException:
                 os.close(fd)
                 raise
-        return StagingFile(self, fd, st.st_size, writable=write, append=append)
+        return StagingFile(self, fd, st.st_size, writable=write, append=append, parts=parts)
 
 
 class StagingFile:
     """An open file of a staging area: positional reads and quota-counted writes."""
 
-    def __init__(self, area: Area, fd: int, size: int, *, writable: bool, append: bool) -> None:
+    def __init__(
+        self,
+        area: Area,
+        fd: int,
+        size: int,
+        *,
+        writable: bool,
+        append: bool,
+        parts: Sequence[str] = (),
+    ) -> None:
         self.area = area
         self.fd = fd
         self.size = size
         self.writable = writable
         self.append = append
+        self.parts = list(parts)
+        self.written = 0  # bytes written through this handle, for the audit record
 
     def read(self, offset: int, size: int) -> bytes:
         with os_errors("file"):
@@ -305,6 +345,7 @@ class StagingFile:
                 self.area.release(growth)
             raise
         self.size = max(self.size, end)
+        self.written += len(data)
 
     def truncate(self, size: int) -> None:
         self.area.reserve(size - self.size)
@@ -316,7 +357,10 @@ class StagingFile:
         return os.fstat(self.fd)
 
     def close(self) -> None:
+        """Close; a handle that wrote is audited (``staging.write``, bytes and final size)."""
         os.close(self.fd)
+        if self.writable and self.written:
+            self.area.audit("write", self.parts, written=self.written, size=self.size)
 
 
 def _count(root: Path) -> int:
@@ -370,6 +414,7 @@ def delete_entries(actor: Actor, paths: Sequence[str]) -> int:
     itself, nothing picked).
     """
     area = Area.of(actor)
+    area.require_write()
     if not paths:
         raise Invalid(TransferError.STAGING_INVALID, "Pick at least one file or folder.")
     picked: list[list[str]] = []
@@ -383,4 +428,5 @@ def delete_entries(actor: Actor, paths: Sequence[str]) -> int:
     outer = [p for p in picked if not any(q != p and p[: len(q)] == q for q in picked)]
     for parts in outer:
         area.remove_tree(parts)
+        area.audit("delete", parts)
     return len(outer)

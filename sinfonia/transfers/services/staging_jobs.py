@@ -274,7 +274,7 @@ def _export_folder(area: Area, actor: Actor, name: str | None) -> str:
 def run_export(
     actor: Actor, params: dict[str, Any], progress: operations.Progress
 ) -> dict[str, Any]:
-    area = Area.of(actor)
+    area = Area.of(actor, audit=False)
     nodes = selectors.get_nodes(actor, params["sources"], Level.READ)
     progress.update(0, params.get("total", 0), "exporting")
     top = _export_folder(area, actor, params.get("folder_name"))

@@ -183,7 +183,7 @@
     if (row) {
       const id = Number(row.dataset.id);
       items.push(menuItem(t("open"), "box-arrow-up-right", () => openRow(row)));
-      items.push(menuItem(t("download"), "download", () => { window.location.href = downloadUrl(row); }));
+      items.push(menuItem(t("download"), "download", () => download(row)));
       if (page().dataset.mayWrite === "1") items.push(menuItem(t("delete"), "trash3", () => deleteIds([id])));
     }
     const ids = picks.ids();
@@ -198,6 +198,10 @@
     showMenu(event, items);
   }
 
+  function download(row) { // a ZIP of a container gets a progress toast (downloads.js)
+    if (row.dataset.kind !== "file" && window.sinfoniaDownload) window.sinfoniaDownload(downloadUrl(row), row.dataset.name + ".zip");
+    else window.location.href = downloadUrl(row);
+  }
   function downloadUrl(row) {
     return row.dataset.kind === "file" ? "/api/v1/files/" + row.dataset.id + "/download" : "/api/v1/archive?ids=" + row.dataset.id;
   }
@@ -247,24 +251,6 @@
     if (!box) { window.location.href = "/r/" + fileId + "/"; return; }
     $$("tr.sf-row").forEach((r) => r.classList.toggle("sf-previewed", r.dataset.id === String(fileId)));
     htmx.ajax("GET", "/r/" + fileId + "/preview/", { target: "#previewer", swap: "innerHTML" });
-  }
-  let series = null;
-  async function seriesStep(step) {
-    const nav = $("#series-nav");
-    if (!nav) return;
-    if (!series || series.uid !== nav.dataset.series) {
-      series = { uid: nav.dataset.series, items: await api("GET", "/dicom/series/" + encodeURIComponent(nav.dataset.series) + "/instances") };
-      series.index = Math.max(0, series.items.findIndex((i) => String(i.file_id) === nav.dataset.fileId));
-    }
-    series.index = Math.min(series.items.length - 1, Math.max(0, series.index + step));
-    const item = series.items[series.index];
-    $("#dicom-image").src = "/api/v1/files/" + item.file_id + "/dicom/rendered?size=512";
-    $("#series-position").textContent = (series.index + 1) + " / " + series.items.length;
-  }
-  function onWheel(event) {
-    if (!event.target.closest("#dicom-image")) return;
-    event.preventDefault();
-    seriesStep(event.deltaY > 0 ? 1 : -1);
   }
 
   // --- create / edit dialog with the project identifier's general and specific parts -------------
@@ -405,7 +391,7 @@
     el.className = "toast show sf-upload";
     el.setAttribute("role", "status");
     el.innerHTML = '<div class="toast-body"><div class="d-flex align-items-center gap-2"><span class="spinner-border spinner-border-sm"></span><b class="text-break sf-up-name"></b></div>' +
-      '<div class="progress mt-1" role="progressbar"><div class="progress-bar" style="width:0%"></div></div><div class="small sf-up-status"></div></div>';
+      '<div class="progress mt-1" role="progressbar"><div class="progress-bar"></div></div><div class="small sf-up-status"></div></div>';
     $(".sf-up-name", el).textContent = name;
     $("#toasts").appendChild(el);
     return el;
@@ -505,8 +491,6 @@
         break;
       }
       case "upload": openUpload(); break;
-      case "series-prev": seriesStep(-1); break;
-      case "series-next": seriesStep(1); break;
       case "rt-summary": {
         const out = $("#rt-summary");
         out.textContent = JSON.stringify(await api("GET", "/files/" + el.dataset.fileId + "/dicom/summary"), null, 2);
@@ -535,7 +519,6 @@
     document.addEventListener("dragover", onDragOver);
     document.addEventListener("drop", onDrop);
     document.addEventListener("dragend", () => { dragged = null; $$(".sf-drop-ok").forEach((el) => el.classList.remove("sf-drop-ok")); });
-    document.addEventListener("wheel", onWheel, { passive: false });
     document.addEventListener("keydown", (e) => { if (e.key === "Escape") hideMenu(); });
     if ($("#form-node")) $("#form-node").addEventListener("submit", saveNode);
     if ($("#form-acl")) $("#form-acl").addEventListener("submit", saveAcl);
