@@ -91,6 +91,7 @@ def _value_path(tag: str) -> str:
 
 class SqliteBackend:
     vendor = "sqlite"
+    asks_each_row = False
 
     def session(self) -> AbstractContextManager[None]:
         return nullcontext()
