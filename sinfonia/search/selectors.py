@@ -101,7 +101,7 @@ def search(
     qs = qs.filter(matching, in_trash=False)  # never in recycle bins
     qs = qs.filter(access.condition(actor, Level.READ))
     if _twins_possible(query.criteria):
-        qs = qs.exclude(_wrapper_of_a_hit(matching, ctx.backend))
+        qs = qs.exclude(_wrapper_of_a_hit(matching, per_fileset=narrow is not None))
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     # One pass: the page's ids in order, each row carrying the count of all hits. Whole rows
@@ -165,11 +165,15 @@ def _twins_possible(criteria: tuple[Criterion, ...]) -> bool:
     return True
 
 
-def _wrapper_of_a_hit(matching: Q, backend: backends.Backend) -> Q:
+def _wrapper_of_a_hit(matching: Q, *, per_fileset: bool) -> Q:
     """Filesets whose only live child is a file of the fileset's name that is ``matching``
     too: one element to the user, so found once (as the file). (A file shares its fileset's
-    access list: where the fileset is a hit, so is such a file.)"""
-    if backend.asks_each_row:
+    access list: where the fileset is a hit, so is such a file.)
+
+    One subquery over the matching files, or (``per_fileset``: for searches on the narrow
+    copy, which the subquery would undo by re-reading every file hit from the node table)
+    a question asked of each fileset hit."""
+    if per_fileset:
         return _wrapper_asked_per_fileset(matching)
     siblings = Node.objects.filter(parent_id=OuterRef("parent_id"), in_trash=False).exclude(
         pk=OuterRef("pk")

@@ -48,10 +48,6 @@ class TextClause:
 
 class Backend(Protocol):
     vendor: str
-    # Whether a subquery asked of each of a few thousand rows (a correlated EXISTS on an
-    # index) beats one subquery over all hits: on PostgreSQL it does; SQLite re-runs the
-    # full-text match inside it for every row.
-    asks_each_row: bool
 
     def session(self) -> AbstractContextManager[None]:
         """Around the statements of one search: settings the database should run them with."""

@@ -147,7 +147,6 @@ def _matches(column: str, query: str) -> Q:
 
 class PostgresBackend:
     vendor = "postgresql"
-    asks_each_row = True
 
     @contextmanager
     def session(self) -> Iterator[None]:

@@ -91,7 +91,6 @@ def _value_path(tag: str) -> str:
 
 class SqliteBackend:
     vendor = "sqlite"
-    asks_each_row = False
 
     def session(self) -> AbstractContextManager[None]:
         return nullcontext()
