@@ -13,7 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import (
     BooleanField,
@@ -66,6 +66,9 @@ class Found:
 class Criterion(ABC):
     raw: str  # the term as typed, for the hit explanations
     negated: bool
+    # The condition reads only names, descriptions and the sort name: a search made of
+    # such criteria may run on the backend's narrow rows (`Backend.text_rows`).
+    text_only: ClassVar[bool] = False
 
     def clauses(self) -> tuple[TextClause, ...]:
         """Words the full-text index must hold for a node to qualify. The selector looks up
@@ -128,8 +131,9 @@ def _display(value: Any) -> str:
 class TextCriterion(Criterion):
     """Words (a phrase, the last word maybe a prefix) in names and/or descriptions."""
 
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # name and/or description
     phrase: Phrase
+    text_only: ClassVar[bool] = True
 
     def clauses(self) -> tuple[TextClause, ...]:
         return (TextClause(self.columns, self.phrase),)
@@ -268,6 +272,7 @@ class ExtensionCriterion(Criterion):
 
     extension: str
     narrow: Phrase
+    text_only: ClassVar[bool] = True
 
     def clauses(self) -> tuple[TextClause, ...]:
         return (TextClause(("name",), self.narrow),)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Expression, F, Field, Func, Q
+from django.db.models import Expression, F, Field, Func, Model, Q, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
 # Node columns holding folded tokens (core/textfold.py), by the name search uses for them.
@@ -51,6 +51,13 @@ class Backend(Protocol):
 
     def session(self) -> AbstractContextManager[None]:
         """Around the statements of one search: settings the database should run them with."""
+
+    def text_rows(self) -> QuerySet[Model] | None:
+        """Rows, one per node, narrower than the node table, with its ``id``,
+        ``acl_root_id``, ``in_trash``, ``search_name``, ``sort_name`` and
+        ``search_description`` and the full-text index of the last two; a search whose
+        criteria read nothing else runs on them. None: run every search on the node table.
+        """
 
     def text_match(self, clauses: Sequence[TextClause]) -> Q:
         """Nodes matching every clause, through the full-text index."""

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, Expression, FloatField, Q, TextField
+from django.db.models import BooleanField, Expression, FloatField, Model, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 
 from sinfonia.search.backends.base import COLUMNS, Phrase, Sql, TextClause
@@ -94,6 +94,9 @@ class SqliteBackend:
 
     def session(self) -> AbstractContextManager[None]:
         return nullcontext()
+
+    def text_rows(self) -> QuerySet[Model] | None:
+        return None  # FTS5 answers from its own tables; the node rows are read for the hits
 
     def text_match(self, clauses: Sequence[TextClause]) -> Q:
         expression = " AND ".join(
