@@ -24,6 +24,15 @@ def actor(request: HttpRequest) -> Actor:
     )
 
 
+def int_param(value: str | None, default: int, low: int, high: int) -> int:
+    """A query parameter as a number kept within [low, high]; ``default`` when missing or
+    not a number."""
+    try:
+        return max(low, min(high, int(value or default)))
+    except ValueError:
+        return default
+
+
 def portal_view(
     view: Callable[..., HttpResponseBase],
 ) -> Callable[..., HttpResponseBase]:
