@@ -19,9 +19,8 @@ from sinfonia.resources.models import Kind, Level, Node
 from sinfonia.resources.services import files
 from sinfonia.storage import blobstore
 from sinfonia.transfers.services import office
-from sinfonia.web.common import actor, int_param, portal_view
+from sinfonia.web.common import actor, int_param, paging, portal_view
 
-PAGE_SIZES = (20, 50, 100, 200)
 TEXT_PREVIEW_BYTES = 64 * 1024
 CSV_PREVIEW_ROWS = 100
 OFFICE_POLL_MS = 1500  # how often the previewer asks whether a conversion finished
@@ -80,12 +79,7 @@ def children(request: HttpRequest, node_id: int) -> HttpResponse:
         "page": page,
         "sort": sort,
         "order": "desc" if descending else "asc",
-        "limit": limit,
-        "page_sizes": PAGE_SIZES,
-        "first_shown": offset + 1 if page.items else 0,
-        "last_shown": offset + len(page.items),
-        "prev_offset": max(0, offset - limit) if offset > 0 else None,
-        "next_offset": offset + limit if offset + limit < page.total else None,
+        **paging(offset, limit, len(page.items), page.total),
         "last_offset": last,
         "may_write": level is not None and level >= Level.WRITE,
         "parent_id": node.parent_id,

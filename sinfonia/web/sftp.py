@@ -15,8 +15,7 @@ from sinfonia.resources.models import Kind, Level
 from sinfonia.resources.services.tree import ensure_home
 from sinfonia.sftp.connection import connection_info, hostname_of
 from sinfonia.transfers.services import staging, staging_jobs
-from sinfonia.web.browse import PAGE_SIZES
-from sinfonia.web.common import actor, int_param, portal_view
+from sinfonia.web.common import PAGE_SIZES, actor, int_param, paging, portal_view
 
 DEFAULT_PAGE = 50
 FOLDER_CHOICES = 500
@@ -40,12 +39,7 @@ def sftp_page(request: HttpRequest) -> HttpResponse:
         "crumbs": crumbs[:-1],
         "here": parts[-1] if parts else "",
         "parent_path": "/".join(parts[:-1]) if parts else None,
-        "limit": limit,
-        "page_sizes": PAGE_SIZES,
-        "first_shown": offset + 1 if page.items else 0,
-        "last_shown": offset + len(page.items),
-        "prev_offset": max(0, offset - limit) if offset > 0 else None,
-        "next_offset": offset + limit if offset + limit < page.total else None,
+        **paging(offset, limit, len(page.items), page.total),
         "usage_percent": min(100, round(100 * page.usage / page.quota)) if page.quota else 0,
     }
     info = connection_info(a, hostname_of(request.get_host()))
