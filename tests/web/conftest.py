@@ -1,10 +1,9 @@
-"""Fixtures of the browser tests: a live ``sinfonia serve`` and Debian's Chromium driven by
-Playwright (never ``playwright install``: the browser comes from apt)."""
+"""Fixtures and helpers of the browser tests: a live ``sinfonia serve``, and pages of the
+``chromium`` fixture (tests/conftest.py) signed in, waited on and photographed."""
 
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,17 +15,6 @@ import pytest
 
 from tests.transfers.live import LiveServer, running
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1366, "height": 800}
 # The cookie choice "essential only", as the banner records it (the banner would hide dialogs).
@@ -38,20 +26,6 @@ def portal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     """A server of its own (and, on PostgreSQL, a database of its own) for the browser tests."""
     with running(tmp_path_factory.mktemp("portal")) as server:
         yield server
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() or shutil.which("node") is None:
-        pytest.skip("needs Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def wait_for_js(page: Any, expression: str, timeout: float = 15.0) -> None:
