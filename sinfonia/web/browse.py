@@ -19,9 +19,8 @@ from sinfonia.resources.models import Kind, Level, Node
 from sinfonia.resources.services import files
 from sinfonia.storage import blobstore
 from sinfonia.transfers.services import office
-from sinfonia.web.common import actor, portal_view
+from sinfonia.web.common import actor, int_param, paging, portal_view
 
-PAGE_SIZES = (20, 50, 100, 200)
 TEXT_PREVIEW_BYTES = 64 * 1024
 CSV_PREVIEW_ROWS = 100
 OFFICE_POLL_MS = 1500  # how often the previewer asks whether a conversion finished
@@ -33,13 +32,6 @@ WINDOW_PRESETS = (
     {"label": _("Soft tissue"), "center": 50, "width": 400},
     {"label": _("Brain"), "center": 40, "width": 80},
 )
-
-
-def _int(value: str | None, default: int, low: int, high: int) -> int:
-    try:
-        return max(low, min(high, int(value or default)))
-    except ValueError:
-        return default
 
 
 @portal_view
@@ -61,7 +53,7 @@ def node_page(request: HttpRequest, node_id: int) -> HttpResponse:
         "may_write": level is not None and level >= Level.WRITE,
         "may_admin": level is not None and level >= Level.ADMIN and node.kind != Kind.FILESET,
         "is_home": node.home_of_id is not None,
-        "preview_id": _int(request.GET.get("preview"), 0, 0, 2**62),
+        "preview_id": int_param(request.GET.get("preview"), 0, 0, 2**62),
         "search_under": selectors.path_of(node),
     }
     return render(request, "web/node.html", context)
@@ -75,8 +67,8 @@ def children(request: HttpRequest, node_id: int) -> HttpResponse:
     sort = request.GET.get("sort", "name")
     sort = sort if sort in SORTS else "name"
     descending = request.GET.get("order") == "desc"
-    limit = _int(request.GET.get("limit"), 20, 1, 200)
-    offset = _int(request.GET.get("offset"), 0, 0, 2**62)
+    limit = int_param(request.GET.get("limit"), 20, 1, 200)
+    offset = int_param(request.GET.get("offset"), 0, 0, 2**62)
     page = selectors.list_children(
         a, node, offset=offset, limit=limit, sort=sort, descending=descending
     )
@@ -87,12 +79,7 @@ def children(request: HttpRequest, node_id: int) -> HttpResponse:
         "page": page,
         "sort": sort,
         "order": "desc" if descending else "asc",
-        "limit": limit,
-        "page_sizes": PAGE_SIZES,
-        "first_shown": offset + 1 if page.items else 0,
-        "last_shown": offset + len(page.items),
-        "prev_offset": max(0, offset - limit) if offset > 0 else None,
-        "next_offset": offset + limit if offset + limit < page.total else None,
+        **paging(offset, limit, len(page.items), page.total),
         "last_offset": last,
         "may_write": level is not None and level >= Level.WRITE,
         "parent_id": node.parent_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest
@@ -22,6 +23,31 @@ def actor(request: HttpRequest) -> Actor:
         channel="web",
         client=str(request.META.get("REMOTE_ADDR", "")),
     )
+
+
+PAGE_SIZES = (20, 50, 100, 200)  # the choices of a paged list's "Entries per page"
+
+
+def paging(offset: int, limit: int, shown: int, total: int) -> dict[str, Any]:
+    """A paged list's template values: "first to last of total", the page-size choice and the
+    previous and next pages' offsets (None at either end)."""
+    return {
+        "limit": limit,
+        "page_sizes": PAGE_SIZES,
+        "first_shown": offset + 1 if shown else 0,
+        "last_shown": offset + shown,
+        "prev_offset": max(0, offset - limit) if offset > 0 else None,
+        "next_offset": offset + limit if offset + limit < total else None,
+    }
+
+
+def int_param(value: str | None, default: int, low: int, high: int) -> int:
+    """A query parameter as a number kept within [low, high]; ``default`` when missing or
+    not a number."""
+    try:
+        return max(low, min(high, int(value or default)))
+    except ValueError:
+        return default
 
 
 def portal_view(

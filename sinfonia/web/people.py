@@ -19,6 +19,11 @@ from sinfonia.resources.services import trash
 from sinfonia.web.common import actor, portal_view
 
 
+def _text(request: HttpRequest, name: str) -> str:
+    """A form field, without surrounding blanks ("" when missing)."""
+    return request.POST.get(name, "").strip()
+
+
 def _flag(request: HttpRequest, name: str) -> bool:
     return request.POST.get(name) in ("1", "on", "true")
 
@@ -34,10 +39,10 @@ def user_list(request: HttpRequest) -> HttpResponse:
         try:
             created, generated = users.create_user(
                 a,
-                request.POST.get("username", "").strip(),
-                email=request.POST.get("email", "").strip(),
-                first_name=request.POST.get("first_name", "").strip(),
-                last_name=request.POST.get("last_name", "").strip(),
+                _text(request, "username"),
+                email=_text(request, "email"),
+                first_name=_text(request, "first_name"),
+                last_name=_text(request, "last_name"),
                 site_admin=_flag(request, "site_admin"),
             )
             password = generated or ""
@@ -68,9 +73,9 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
                 users.update_user(
                     a,
                     user,
-                    email=request.POST.get("email", "").strip(),
-                    first_name=request.POST.get("first_name", "").strip(),
-                    last_name=request.POST.get("last_name", "").strip(),
+                    email=_text(request, "email"),
+                    first_name=_text(request, "first_name"),
+                    last_name=_text(request, "last_name"),
                 )
                 messages.success(request, _("The details were saved."))
             elif action in ("activate", "deactivate"):
@@ -113,8 +118,8 @@ def group_list(request: HttpRequest) -> HttpResponse:
         try:
             group = groups.create_group(
                 a,
-                request.POST.get("name", "").strip(),
-                description=request.POST.get("description", "").strip(),
+                _text(request, "name"),
+                description=_text(request, "description"),
                 public=_flag(request, "public"),
             )
         except (errors.Invalid, errors.Conflict) as exc:
@@ -147,8 +152,8 @@ def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
                 groups.update_group(
                     a,
                     group,
-                    name=request.POST.get("name", "").strip(),
-                    description=request.POST.get("description", "").strip(),
+                    name=_text(request, "name"),
+                    description=_text(request, "description"),
                     public=_flag(request, "public"),
                 )
                 messages.success(request, _("The group was saved."))
@@ -180,7 +185,7 @@ def group_member(request: HttpRequest, group_id: int) -> HttpResponse:
     a = actor(request)
     group = groups.get_group(a, group_id)
     try:
-        user = users.find_user(request.POST.get("username", "").strip())
+        user = users.find_user(_text(request, "username"))
         if request.POST.get("action") == "remove":
             groups.remove_member(a, group, user)
         else:

@@ -19,8 +19,7 @@ from sinfonia.core import errors
 from sinfonia.resources.models import Kind
 from sinfonia.search import reference, selectors, syntax
 from sinfonia.search.explain import Match
-from sinfonia.web.browse import _int
-from sinfonia.web.common import actor, portal_view
+from sinfonia.web.common import actor, int_param, portal_view
 
 PAGE_SIZE = 20
 ICONS = {
@@ -127,8 +126,8 @@ def results_context(request: HttpRequest, text: str) -> dict[str, Any]:
     """What the results partial shows for ``text`` with the request's sort and page."""
     sort = request.GET.get("sort", "")
     order = "desc" if request.GET.get("order") == "desc" else "asc"
-    offset = _int(request.GET.get("offset"), 0, 0, 2**62)
-    limit = _int(request.GET.get("limit"), PAGE_SIZE, 1, 100)
+    offset = int_param(request.GET.get("offset"), 0, 0, 2**62)
+    limit = int_param(request.GET.get("limit"), PAGE_SIZE, 1, 100)
     context: dict[str, Any] = {"q": text, "sorts": selectors.SORTS}
     try:
         results = selectors.search(

@@ -15,18 +15,10 @@ from sinfonia.resources.models import Kind, Level
 from sinfonia.resources.services.tree import ensure_home
 from sinfonia.sftp.connection import connection_info, hostname_of
 from sinfonia.transfers.services import staging, staging_jobs
-from sinfonia.web.browse import PAGE_SIZES
-from sinfonia.web.common import actor, portal_view
+from sinfonia.web.common import PAGE_SIZES, actor, int_param, paging, portal_view
 
 DEFAULT_PAGE = 50
 FOLDER_CHOICES = 500
-
-
-def _int(value: str | None, default: int, low: int, high: int) -> int:
-    try:
-        return max(low, min(high, int(value or default)))
-    except ValueError:
-        return default
 
 
 @portal_view
@@ -34,8 +26,8 @@ def sftp_page(request: HttpRequest) -> HttpResponse:
     """One page of a folder of the user's staging area, with a breadcrumb to its parents."""
     a = actor(request)
     path = request.GET.get("path", "")
-    limit = _int(request.GET.get("limit"), DEFAULT_PAGE, 1, max(PAGE_SIZES))
-    offset = _int(request.GET.get("offset"), 0, 0, 2**62)
+    limit = int_param(request.GET.get("limit"), DEFAULT_PAGE, 1, max(PAGE_SIZES))
+    offset = int_param(request.GET.get("offset"), 0, 0, 2**62)
     try:
         page = staging.list_entries(a, path, offset=offset, limit=limit)
     except errors.Invalid as exc:
@@ -47,12 +39,7 @@ def sftp_page(request: HttpRequest) -> HttpResponse:
         "crumbs": crumbs[:-1],
         "here": parts[-1] if parts else "",
         "parent_path": "/".join(parts[:-1]) if parts else None,
-        "limit": limit,
-        "page_sizes": PAGE_SIZES,
-        "first_shown": offset + 1 if page.items else 0,
-        "last_shown": offset + len(page.items),
-        "prev_offset": max(0, offset - limit) if offset > 0 else None,
-        "next_offset": offset + limit if offset + limit < page.total else None,
+        **paging(offset, limit, len(page.items), page.total),
         "usage_percent": min(100, round(100 * page.usage / page.quota)) if page.quota else 0,
     }
     info = connection_info(a, hostname_of(request.get_host()))
@@ -68,7 +55,7 @@ def destinations(request: HttpRequest) -> HttpResponse:
     may import there."""
     a = actor(request)
     assert a.user is not None
-    node_id = _int(request.GET.get("node"), 0, 0, 2**62)
+    node_id = int_param(request.GET.get("node"), 0, 0, 2**62)
     if not node_id:
         home = ensure_home(a.user)
         listed = [home] + [

@@ -12,7 +12,6 @@ import pytest
 
 from sinfonia.settings import ldap_settings
 from tests.accounts.ldap_server import Directory, start_directory
-from tests.web.conftest import chromium  # noqa: F401  # the portal tests' browser fixture
 
 PASSWORD = "Directory-pass-42"
 

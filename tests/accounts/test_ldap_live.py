@@ -20,7 +20,7 @@ from tests.accounts.conftest import PASSWORD
 from tests.accounts.ldap_server import Directory
 from tests.sftp.live import SftpServer
 from tests.transfers.live import SINFONIA, free_port, running
-from tests.web.conftest import SCREENSHOTS
+from tests.web.conftest import accept_policy, browser_page, shot, submit_login
 
 pytestmark = pytest.mark.slow
 
@@ -144,35 +144,17 @@ def test_browser_sign_in_and_profile(
     is the directory's (docs/screenshots/profile-ldap-light.png and -dark.png)."""
     uid = "rfranklin"  # a fixed name: the screenshots stay the same from run to run
     directory.add_person(uid, PASSWORD, given="Rosalind", surname="Franklin")
-    context = chromium.new_context(
-        viewport={"width": 1366, "height": 800}, base_url=server.base_url
-    )
-    errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with browser_page(chromium, server.base_url, timeout_ms=30_000) as page:
         page.goto("/login/")
-        page.fill("#id_username", uid)
-        page.fill("#id_password", PASSWORD)
-        page.click("#login-submit")
-        page.wait_for_url(re.compile(r"/privacy/accept/"))
-        page.check("#accept")
-        page.click("#accept-submit")
+        submit_login(page, uid, PASSWORD)
+        accept_policy(page)
         page.wait_for_url(re.compile(r"/$"))
         page.goto("/profile/")
         page.click("#consent-essential")  # the cookie notice would hide the card
         assert page.locator("#p-first").input_value() == "Rosalind"
         assert page.locator("#directory-account").is_visible()
         assert page.locator("input[name=new]").count() == 0
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.mouse.move(0, 0)
-        for theme in ("light", "dark"):
-            page.evaluate(f"document.documentElement.setAttribute('data-bs-theme', '{theme}')")
-            page.wait_for_timeout(350)
-            page.screenshot(path=str(SCREENSHOTS / f"profile-ldap-{theme}.png"))
-    finally:
-        context.close()
-    assert not errors, errors
+        shot(page, "profile-ldap")
 
 
 def test_serve_deactivates_a_locked_account_whose_api_key_is_in_use(

@@ -94,20 +94,16 @@ def test_signing_in_through_the_api_resists_login_csrf(admin):
     body = json.dumps({"username": "root", "password": "a-Long-pass-123"})
     form = client.post("/api/v1/session", body, content_type="text/plain")
     assert form.status_code == 415
-    foreign = client.post(
-        "/api/v1/session",
-        body,
-        content_type="application/json",
-        headers={"Origin": "https://evil.example"},
-    )
+
+    def sent_from(origin):
+        return client.post(
+            "/api/v1/session", body, content_type="application/json", headers={"Origin": origin}
+        )
+
+    foreign = sent_from("https://evil.example")
     assert foreign.status_code == 403
     assert "sessionid" not in client.cookies
-    same = client.post(
-        "/api/v1/session",
-        body,
-        content_type="application/json",
-        headers={"Origin": "http://testserver"},
-    )
+    same = sent_from("http://testserver")
     assert same.status_code == 200
 
 

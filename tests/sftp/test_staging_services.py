@@ -9,23 +9,16 @@ from typing import Any
 
 import asyncssh
 import pytest
-from django.conf import settings
 
 from sinfonia.accounts.models import User
 from sinfonia.transfers.services import operations
 from tests.conftest import Api
+from tests.sftp.staging_area import home, own_staging_area
 
 
 @pytest.fixture(autouse=True)
 def _sftp_dir(tmp_path: Path, settings: Any) -> None:
-    settings.SINFONIA_SFTP_DIR = tmp_path / "sftp"
-    settings.SINFONIA_SFTP_QUOTA_BYTES = 100_000
-
-
-def home(user: User) -> Path:
-    root = Path(settings.SINFONIA_SFTP_DIR) / "home" / user.username
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    own_staging_area(settings, tmp_path, 100_000)
 
 
 def staging(api: Api, **params: Any) -> Any:

@@ -14,11 +14,16 @@ import httpx
 import pytest
 
 from tests.transfers.live import ADMIN_PASSWORD, LiveServer
-from tests.web.conftest import SCREENSHOTS, wait_for_js
+from tests.web.conftest import (
+    accept_policy,
+    browser_page,
+    ready,
+    shot,
+    submit_login,
+    wait_for_js,
+)
 
 pytestmark = pytest.mark.slow
-
-VIEWPORT = {"width": 1366, "height": 800}
 
 
 def tiny_pdf() -> bytes:
@@ -56,32 +61,8 @@ def api(portal_server: LiveServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def page(chromium: Any, portal_server: LiveServer) -> Iterator[Any]:
-    context = chromium.new_context(
-        viewport=VIEWPORT, base_url=portal_server.base_url, accept_downloads=True
-    )
-    context.set_default_timeout(15_000)
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield p
-    context.close()
-    assert not errors, errors
-
-
-def shot(page: Any, name: str) -> None:
-    """docs/screenshots/<name>-light.png and -dark.png of what the page shows now."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.mouse.move(0, 0)
-    original = page.evaluate("document.documentElement.getAttribute('data-bs-theme')")
-    for theme in ("light", "dark"):
-        page.evaluate(f"document.documentElement.setAttribute('data-bs-theme', '{theme}')")
-        page.wait_for_timeout(350)  # Bootstrap fades and colour transitions
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{theme}.png"))
-    page.evaluate(f"document.documentElement.setAttribute('data-bs-theme', '{original}')")
-
-
-def ready(page: Any) -> None:
-    page.wait_for_selector("html[data-portal-ready='1']")
+    with browser_page(chromium, portal_server.base_url, accept_downloads=True) as p:
+        yield p
 
 
 def contents_loaded(page: Any) -> None:
@@ -113,12 +94,8 @@ def test_anonymous_landing_and_cookie_banner(page: Any) -> None:
 def test_log_in_accept_policy_and_landing(page: Any) -> None:
     page.click("#login-button")
     shot(page, "02-login")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", ADMIN_PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(re.compile(r"/privacy/accept/"))
-    page.check("#accept")
-    page.click("#accept-submit")
+    submit_login(page, "admin", ADMIN_PASSWORD)
+    accept_policy(page)
     page.wait_for_url(re.compile(r"/$"))
     ready(page)
     assert page.locator("#hook-dashboard").is_visible() and page.locator("#hook-sftp").is_visible()

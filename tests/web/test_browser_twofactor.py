@@ -12,28 +12,15 @@ import pyotp
 import pytest
 
 from tests.transfers.live import USER_PASSWORD, LiveServer
-from tests.web.test_browser import VIEWPORT, shot
+from tests.web.conftest import accept_policy, browser_page, shot, submit_login
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def page(chromium: Any, portal_server: LiveServer) -> Iterator[Any]:
-    context = chromium.new_context(viewport=VIEWPORT, base_url=portal_server.base_url)
-    context.set_default_timeout(15_000)
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield p
-    context.close()
-    assert not errors, errors
-
-
-def log_in(page: Any, username: str) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", USER_PASSWORD)
-    page.click("#login-submit")
+    with browser_page(chromium, portal_server.base_url) as p:
+        yield p
 
 
 def test_enrol_on_the_profile_page_then_log_in_with_a_code(
@@ -42,10 +29,9 @@ def test_enrol_on_the_profile_page_then_log_in_with_a_code(
     portal_server.user_key("tessa")
     page.goto("/")
     page.click("#consent-essential")  # the cookie banner would hide the card
-    log_in(page, "tessa")
-    page.wait_for_url(re.compile(r"/privacy/accept/"))
-    page.check("#accept")
-    page.click("#accept-submit")
+    page.goto("/login/")
+    submit_login(page, "tessa", USER_PASSWORD)
+    accept_policy(page)
     page.wait_for_url(re.compile(r"/$"))
 
     page.goto("/profile/")
@@ -67,7 +53,8 @@ def test_enrol_on_the_profile_page_then_log_in_with_a_code(
 
     page.click("#user-menu")
     page.click("#logout")
-    log_in(page, "tessa")
+    page.goto("/login/")
+    submit_login(page, "tessa", USER_PASSWORD)
     page.wait_for_url(re.compile(r"/login/code/$"))
     page.fill("#id_code", totp.at(time.time() + 30))  # the next step's: each code works once
     page.click("#code-submit")

@@ -13,7 +13,8 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from tests.transfers.live import ADMIN_PASSWORD, LiveServer
-from tests.web.test_browser import VIEWPORT, ready, shot, tiny_pdf
+from tests.web.conftest import VIEWPORT, ready, shot, sign_in
+from tests.web.test_browser import tiny_pdf
 
 pytestmark = pytest.mark.slow
 
@@ -55,15 +56,9 @@ def visit(page: Any, console: list[str], path: str) -> None:
     assert not violations(page, console), (path, violations(page, console))
 
 
-def sign_in(page: Any) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", ADMIN_PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_load_state("networkidle")
-    if "/privacy/accept/" in page.url:
-        page.check("#accept")
-        page.click("#accept-submit")
+def admin_signs_in(page: Any) -> None:
+    """Through the log-in form (leaving the cookie banner to the test)."""
+    sign_in(page, "admin", ADMIN_PASSWORD, consent=False)
     ready(page)
 
 
@@ -71,7 +66,7 @@ def signed_in(page: Any) -> None:
     """Signed in as the administrator (each test can run on its own)."""
     page.goto("/profile/")
     if "/login/" in page.url:
-        sign_in(page)
+        admin_signs_in(page)
 
 
 def test_the_main_pages_and_gestures_raise_no_csp_violation(
@@ -80,7 +75,7 @@ def test_the_main_pages_and_gestures_raise_no_csp_violation(
     page, console = watched
     visit(page, console, "/")
     visit(page, console, "/login/")
-    sign_in(page)
+    admin_signs_in(page)
     assert not violations(page, console)
     with portal_server.client() as api:
         coll = api.post("/collections", json={"name": "CSP check"})

@@ -11,37 +11,16 @@ from typing import Any
 import pytest
 
 from tests.transfers.live import ADMIN_PASSWORD, LiveServer
-from tests.web.conftest import wait_for_js
-from tests.web.test_browser import VIEWPORT, ready, shot
+from tests.web.conftest import browser_page, ready, shot, sign_in
 
 pytestmark = pytest.mark.slow
 
 
-def sign_in(chromium: Any, server: LiveServer, username: str, password: str) -> Any:
-    context = chromium.new_context(viewport=VIEWPORT, base_url=server.base_url)
-    context.set_default_timeout(15_000)
-    p = context.new_page()
-    p.goto("/login/")
-    p.fill("#id_username", username)
-    p.fill("#id_password", password)
-    p.click("#login-submit")
-    wait_for_js(p, "!location.pathname.startsWith('/login/')")
-    if "/privacy/accept/" in p.url:
-        p.check("#accept")
-        p.click("#accept-submit")
-        wait_for_js(p, "!location.pathname.startsWith('/privacy/')")
-    p.evaluate("localStorage.setItem('sinfonia.consent', JSON.stringify({essential: true}))")
-    return p
-
-
 @pytest.fixture(scope="module")
 def page(chromium: Any, portal_server: LiveServer) -> Iterator[Any]:
-    p = sign_in(chromium, portal_server, "admin", ADMIN_PASSWORD)
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield p
-    p.context.close()
-    assert not errors, errors
+    with browser_page(chromium, portal_server.base_url) as p:
+        sign_in(p, "admin", ADMIN_PASSWORD)
+        yield p
 
 
 def test_admin_creates_promotes_and_resets_an_account(
@@ -69,12 +48,10 @@ def test_admin_creates_promotes_and_resets_an_account(
     second = page.inner_text("#new-password")
     assert second != first
     shot(page, "20-user-account")
-    other = sign_in(chromium, portal_server, "fiona", second)
-    try:
+    with browser_page(chromium, portal_server.base_url) as other:
+        sign_in(other, "fiona", second)
         ready(other)
         assert other.locator("a.nav-link[href='/support/messages/']").count() == 1  # admin menu
-    finally:
-        other.context.close()
 
 
 def test_create_edit_and_delete_a_group(page: Any) -> None:

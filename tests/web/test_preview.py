@@ -118,13 +118,18 @@ def test_other_files_are_not_converted(owner: User, fileset: Node) -> None:
     assert r.status_code == 400 and r.json()["code"] == "not_convertible"
 
 
+def fake_soffice(settings: Any, tmp_path: Path, script: str) -> None:
+    """LibreOffice replaced by a shell script."""
+    program = tmp_path / "soffice"
+    program.write_text("#!/bin/sh\n" + script)
+    program.chmod(0o755)
+    settings.SINFONIA_SOFFICE = str(program)
+
+
 def test_a_failed_conversion_is_reported_and_not_retried(
     owner: User, fileset: Node, settings: Any, tmp_path: Path
 ) -> None:
-    broken = tmp_path / "soffice"
-    broken.write_text("#!/bin/sh\necho 'Error: source file could not be loaded'\nexit 1\n")
-    broken.chmod(0o755)
-    settings.SINFONIA_SOFFICE = str(broken)
+    fake_soffice(settings, tmp_path, "echo 'Error: source file could not be loaded'\nexit 1\n")
     doc = add(owner, fileset, "broken.docx", b"not really a document")
     api = Api(owner)
     assert api.get(f"/files/{doc.id}/pdf").status_code == 202
@@ -143,10 +148,7 @@ def test_a_failed_conversion_is_reported_and_not_retried(
 def test_a_conversion_that_hangs_is_killed(
     owner: User, fileset: Node, settings: Any, tmp_path: Path
 ) -> None:
-    slow = tmp_path / "soffice"
-    slow.write_text("#!/bin/sh\nsleep 30\n")
-    slow.chmod(0o755)
-    settings.SINFONIA_SOFFICE = str(slow)
+    fake_soffice(settings, tmp_path, "sleep 30\n")
     settings.SINFONIA_OFFICE_TIMEOUT = 1
     doc = add(owner, fileset, "slow.xlsx", b"PK whatever")
     Api(owner).get(f"/files/{doc.id}/pdf")

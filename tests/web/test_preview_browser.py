@@ -5,7 +5,6 @@ window presets, frames and series scrolling, and a ZIP download with its progres
 from __future__ import annotations
 
 import io
-import re
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from tests.transfers.live import ADMIN_PASSWORD, LiveServer, running
-from tests.web.conftest import SCREENSHOTS, wait_for_js
+from tests.web.conftest import browser_page, shot, sign_in, wait_for_js
 from tests.web.office_files import docx, is_pdf
 
 pytestmark = [
@@ -27,7 +26,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice"),
 ]
 
-VIEWPORT = {"width": 1366, "height": 800}
 VIEWER = "/viewer/viewer?StudyInstanceUIDs={study}"
 
 
@@ -85,37 +83,9 @@ def fileset(server: LiveServer, api: httpx.Client) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def page(chromium: Any, server: LiveServer) -> Iterator[Any]:
-    context = chromium.new_context(
-        viewport=VIEWPORT, base_url=server.base_url, accept_downloads=True
-    )
-    context.set_default_timeout(20_000)
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    p.goto("/login/")
-    p.fill("#id_username", "admin")
-    p.fill("#id_password", ADMIN_PASSWORD)
-    p.click("#login-submit")
-    p.wait_for_url(lambda url: "/login/" not in url)
-    if "/privacy/accept/" in p.url:
-        p.check("#accept")
-        p.click("#accept-submit")
-        p.wait_for_url(re.compile(r"/$"))
-    consent = "JSON.stringify({essential: true, optional: false})"
-    p.evaluate(f"localStorage.setItem('sinfonia.consent', {consent})")
-    yield p
-    context.close()
-    assert not errors, errors
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.mouse.move(0, 0)
-    for theme in ("light", "dark"):
-        page.evaluate(f"document.documentElement.setAttribute('data-bs-theme', '{theme}')")
-        page.wait_for_timeout(350)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{theme}.png"))
-    page.evaluate("document.documentElement.setAttribute('data-bs-theme', 'light')")
+    with browser_page(chromium, server.base_url, timeout_ms=20_000, accept_downloads=True) as p:
+        sign_in(p, "admin", ADMIN_PASSWORD)
+        yield p
 
 
 def open_preview(page: Any, fileset: dict[str, int], name: str) -> None:

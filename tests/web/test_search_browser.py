@@ -13,8 +13,15 @@ import httpx
 import pytest
 
 from tests.transfers.live import USER_PASSWORD, LiveServer
-from tests.web.conftest import wait_for_js
-from tests.web.test_browser import VIEWPORT, ready, shot
+from tests.web.conftest import (
+    CONSENT,
+    accept_policy,
+    browser_page,
+    ready,
+    shot,
+    submit_login,
+    wait_for_js,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -53,19 +60,11 @@ def places(portal_server: LiveServer) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def page(chromium: Any, portal_server: LiveServer, places: dict[str, int]) -> Iterator[Any]:
-    context = chromium.new_context(viewport=VIEWPORT, base_url=portal_server.base_url)
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    context.set_default_timeout(15_000)
-    # The cookie choice is made (test_browser.py tests the banner): it would hide the dialogs.
-    context.add_init_script(
-        "localStorage.setItem('sinfonia.consent', '{\"essential\": true, \"optional\": false}')"
-    )
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield p
-    context.close()
-    assert not errors, errors
+    with browser_page(chromium, portal_server.base_url) as p:
+        p.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        # The cookie choice is made (test_browser.py tests the banner): it would hide dialogs.
+        p.context.add_init_script(CONSENT)
+        yield p
 
 
 def hit_names(root: Any) -> list[str]:
@@ -82,12 +81,8 @@ def results_dialog(page: Any) -> Any:
 def test_a_shared_link_shows_its_results_after_logging_in(page: Any) -> None:
     page.goto("/search/?q=thorax%20kind:file&sort=name")
     page.wait_for_url(re.compile(r"/login/"))
-    page.fill("#id_username", USER)
-    page.fill("#id_password", USER_PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(re.compile(r"/privacy/accept/"))
-    page.check("#accept")
-    page.click("#accept-submit")
+    submit_login(page, USER, USER_PASSWORD)
+    accept_policy(page)
     page.wait_for_url(re.compile(r"/search/\?q=thorax"))
     ready(page)
     assert page.input_value("#search-page-input") == "thorax kind:file"

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from tests.transfers.live import ADMIN_PASSWORD, LiveServer
-from tests.web.conftest import wait_for_js
-from tests.web.test_browser import VIEWPORT, contents_loaded, ready, row, shot
+from tests.web.conftest import browser_page, ready, shot, sign_in
+from tests.web.test_browser import contents_loaded, row
 
 pytestmark = pytest.mark.slow
 
@@ -55,23 +55,9 @@ def target(api: httpx.Client) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def page(chromium: Any, portal_server: LiveServer) -> Iterator[Any]:
-    context = chromium.new_context(viewport=VIEWPORT, base_url=portal_server.base_url)
-    context.set_default_timeout(15_000)
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    p.goto("/login/")
-    p.fill("#id_username", "admin")
-    p.fill("#id_password", ADMIN_PASSWORD)
-    p.click("#login-submit")
-    wait_for_js(p, "!location.pathname.startsWith('/login/')")
-    if "/privacy/accept/" in p.url:
-        p.check("#accept")
-        p.click("#accept-submit")
-    p.evaluate("localStorage.setItem('sinfonia.consent', JSON.stringify({essential: true}))")
-    yield p
-    context.close()
-    assert not errors, errors
+    with browser_page(chromium, portal_server.base_url) as p:
+        sign_in(p, "admin", ADMIN_PASSWORD)
+        yield p
 
 
 def sftp_ready(page: Any) -> None:

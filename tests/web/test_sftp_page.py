@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from sinfonia.accounts.models import User
@@ -21,6 +20,7 @@ from sinfonia.resources.services import acl, tree
 from sinfonia.sftp import server
 from sinfonia.sftp.connection import configured_port
 from sinfonia.transfers.services import operations
+from tests.sftp.staging_area import home, own_staging_area
 from tests.web.test_views import XSS, browser
 
 pytestmark = pytest.mark.django_db
@@ -28,14 +28,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _sftp_dir(tmp_path: Path, settings: Any) -> None:
-    settings.SINFONIA_SFTP_DIR = tmp_path / "sftp"
-    settings.SINFONIA_SFTP_QUOTA_BYTES = 1_000_000
-
-
-def home(user: User) -> Path:
-    root = Path(settings.SINFONIA_SFTP_DIR) / "home" / user.username
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    own_staging_area(settings, tmp_path, 1_000_000)
 
 
 def write(path: Path, data: bytes) -> None:

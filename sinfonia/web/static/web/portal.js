@@ -26,22 +26,32 @@
     return data;
   }
 
-  // --- toasts --------------------------------------------------------------------------------
-  function toast(text, kind) {
+  // --- toasts (link: {href, text}, an optional link after the text; such a toast stays longer) -
+  function toast(text, kind, link) {
     const el = document.createElement("div");
     el.className = "toast show align-items-center border-0 text-bg-" + (kind || "secondary");
     el.setAttribute("role", "status");
     const body = document.createElement("div");
     body.className = "d-flex";
     const msg = document.createElement("div");
-    msg.className = "toast-body";
+    msg.className = "toast-body text-break";
     msg.textContent = text;
+    if (link) {
+      const a = document.createElement("a");
+      a.href = link.href;
+      a.className = "ms-2 link-light fw-semibold sf-op-link";
+      a.textContent = link.text;
+      msg.appendChild(a);
+    }
     body.appendChild(msg);
     el.appendChild(body);
     $("#toasts").appendChild(el);
-    setTimeout(() => el.remove(), 6000);
+    setTimeout(() => el.remove(), link ? 15000 : 6000);
     return el;
   }
+
+  // Shared with the page scripts loaded after this one (sftp.js).
+  window.sinfonia = { api, toast };
 
   // --- theme and cookie consent (both in localStorage: no cookie for either) ------------------
   function toggleTheme() {

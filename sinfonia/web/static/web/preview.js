@@ -91,10 +91,13 @@
   }
 
   function showPosition(series) {
+    const position = $("#series-position");
+    const file = $("#series-file");
+    if (!position || !file) return; // the previewer closed while the series was being fetched
     const item = series.items[series.index];
-    $("#series-position").textContent = (series.index + 1) + " / " + series.items.length;
+    position.textContent = (series.index + 1) + " / " + series.items.length;
     const number = item.instance_number === null ? "" : " (" + item.instance_number + ")";
-    $("#series-file").textContent = item.name + number;
+    file.textContent = item.name + number;
   }
 
   async function loadSeries() {

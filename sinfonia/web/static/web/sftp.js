@@ -6,49 +6,20 @@
 
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
-  const csrf = () => $('meta[name="csrf-token"]').content;
   const t = (key) => {
     const box = $("#sftp-i18n") || $("#i18n");
     return (box && box.dataset[key]) || key;
   };
   const modal = (sel) => bootstrap.Modal.getOrCreateInstance($(sel));
 
-  async function api(method, path, body) {
-    const response = await fetch("/api/v1" + path, {
-      method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    const data = text ? JSON.parse(text) : null;
-    if (!response.ok) throw new Error((data && data.detail) || response.statusText);
-    return data;
-  }
+  // REST calls and toasts: portal.js's (loaded before this script).
+  const api = (method, path, body) => window.sinfonia.api(method, path, body);
+  const toast = (text, kind, link) =>
+    window.sinfonia.toast(text, kind, link ? { href: link, text: t("open") } : undefined);
 
   async function defaultName(kind) {
     const response = await fetch("/sftp/default-name/?kind=" + kind, { credentials: "same-origin" });
     return (await response.json()).name;
-  }
-
-  function toast(text, kind, link) {
-    const el = document.createElement("div");
-    el.className = "toast show align-items-center border-0 text-bg-" + (kind || "secondary");
-    el.setAttribute("role", "status");
-    const body = document.createElement("div");
-    body.className = "toast-body";
-    body.textContent = text;
-    if (link) {
-      const a = document.createElement("a");
-      a.href = link;
-      a.className = "ms-2 link-light fw-semibold sf-op-link";
-      a.textContent = t("open");
-      body.appendChild(a);
-    }
-    el.appendChild(body);
-    $("#toasts").appendChild(el);
-    setTimeout(() => el.remove(), link ? 15000 : 6000);
-    return el;
   }
 
   // --- a background operation followed in a toast until it ends -------------------------------
