@@ -33,7 +33,7 @@ from sinfonia.dicom.models import Instance
 from sinfonia.resources import access
 from sinfonia.resources.models import Kind, Level, Node
 from sinfonia.search import backends, syntax
-from sinfonia.search.backends.base import Sql
+from sinfonia.search.backends.base import COLUMNS, Sql
 from sinfonia.search.criteria import (
     Context,
     Criterion,
@@ -101,7 +101,13 @@ def search(
     qs = qs.filter(matching, in_trash=False)  # never in recycle bins
     qs = qs.filter(access.condition(actor, Level.READ))
     if _twins_possible(query.criteria):
-        qs = qs.exclude(_wrapper_of_a_hit(matching, per_fileset=narrow is not None))
+        if narrow is None and ctx.backend.vendor == "sqlite" and _all_text(query.criteria):
+            # SQLite asks the full-text index again for every row of a correlated subquery:
+            # the twin is checked against the same words with LIKE on its own folded text.
+            twin_matching = _text_by_like(query.criteria, ctx)
+            qs = qs.exclude(_wrapper_asked_per_fileset(twin_matching))
+        else:
+            qs = qs.exclude(_wrapper_of_a_hit(matching, per_fileset=narrow is not None))
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     # One pass: the page's ids in order, each row carrying the count of all hits. Whole rows
@@ -149,6 +155,34 @@ def condition(criteria: tuple[Criterion, ...], ctx: Context) -> Q:
             result &= ~criterion.condition(ctx)
         elif not isinstance(criterion, DicomCriterion):
             result &= criterion.exact(ctx)
+    return result
+
+
+def _all_text(criteria: tuple[Criterion, ...]) -> bool:
+    """Whether every criterion's words are in names and descriptions only (``text_only``)."""
+    return all(
+        c.text_only and all(set(k.columns) <= {"name", "description"} for k in c.clauses())
+        for c in criteria
+    )
+
+
+def _text_by_like(criteria: tuple[Criterion, ...], ctx: Context) -> Q:
+    """The condition of text-only ``criteria`` as LIKE patterns on a node's own folded
+    columns instead of the full-text index: the same answer for one row, since folded text
+    is lower-case words separated by single spaces (docs/decisions/0005)."""
+    result = Q()
+    for criterion in criteria:
+        condition = criterion.exact(ctx)
+        for clause in criterion.clauses():
+            phrase = clause.phrase
+            pattern = f"% {phrase.text}%" if phrase.prefix else f"% {phrase.text} %"
+            anywhere = Q()
+            for column in clause.columns:
+                anywhere |= Q(
+                    Sql(COLUMNS[column], "(' ' || {col} || ' ') LIKE %s", [pattern], BooleanField())
+                )
+            condition &= anywhere
+        result &= ~condition if criterion.negated else condition
     return result
 
 

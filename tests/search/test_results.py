@@ -58,9 +58,19 @@ def test_a_file_uploaded_into_a_folder_is_found_once(world: World) -> None:
     assert [h["kind"] for h in hits(world, world.alice, "draft type:pdf")] == ["file"]
     assert [h["kind"] for h in hits(world, world.alice, "draft kind:file,fileset")] == ["file"]
     assert [h["kind"] for h in hits(world, world.alice, "draft -kind:folder")] == ["file"]
+    # Prefixes, negations and descriptions: the twin is checked against the same words.
+    assert [h["kind"] for h in hits(world, world.alice, "dra*")] == ["file"]
+    assert [h["kind"] for h in hits(world, world.alice, "report draft -nothing")] == ["file"]
+    file = world.alice.ok(world.alice.get(f"/resources/{world.ids['report draft.pdf']}"))
+    assert file["kind"] == "file"
+    world.admin.ok(
+        world.admin.patch(f"/resources/{file['parent_id']}", {"description": "zebrafish"})
+    )
+    # only the fileset says "zebrafish": it is found, and stands for its file
+    assert [h["kind"] for h in hits(world, world.alice, "zebra*")] == ["fileset"]
+    assert [h["kind"] for h in hits(world, world.alice, "draft zebrafish")] == ["fileset"]
     # A fileset holding another file too is an element of its own: both are found.
-    fileset = world.alice.ok(world.alice.get(f"/resources/{world.ids['report draft.pdf']}"))
-    world.admin.ok(world.admin.upload(fileset["parent_id"], "page2.txt", b"two"), 201)
+    world.admin.ok(world.admin.upload(file["parent_id"], "page2.txt", b"two"), 201)
     kinds = sorted(h["kind"] for h in hits(world, world.alice, "draft"))
     assert kinds == ["file", "fileset"]
 
