@@ -6,6 +6,8 @@ import path and they import it as ``common``.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import socket
 import subprocess
 from pathlib import Path
@@ -44,3 +46,18 @@ def process_memory(pid: int) -> tuple[int, int]:
         if key in ("VmRSS", "VmHWM"):
             fields[key] = int(value.split()[0]) * 1024
     return fields["VmRSS"], fields["VmHWM"]
+
+
+def make_file(path: Path, size: int) -> str:
+    """Write ``size`` random-looking bytes (an 8 MiB random block repeated) to ``path``;
+    return their SHA-256."""
+    digest = hashlib.sha256()
+    block = os.urandom(8 * 1024 * 1024)
+    with open(path, "wb") as fh:
+        written = 0
+        while written < size:
+            chunk = block[: min(len(block), size - written)]
+            fh.write(chunk)
+            digest.update(chunk)
+            written += len(chunk)
+    return digest.hexdigest()

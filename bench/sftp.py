@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import httpx
-from common import free_port, process_memory
+from common import free_port, make_file, process_memory
 
 BIN = Path(sys.executable).parent
 MB = 1024 * 1024
@@ -48,19 +48,6 @@ CLIENT = [
 def reset_peak(pid: int) -> None:
     with contextlib.suppress(OSError):
         Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-def make_file(path: Path, size: int) -> str:
-    digest = hashlib.sha256()
-    block = os.urandom(8 * MB)
-    with open(path, "wb") as fh:
-        written = 0
-        while written < size:
-            chunk = block[: min(len(block), size - written)]
-            fh.write(chunk)
-            digest.update(chunk)
-            written += len(chunk)
-    return digest.hexdigest()
 
 
 def sha256_of(path: Path) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import hashlib
 import os
 import shutil
 import signal
@@ -31,25 +30,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
-from common import free_port, process_memory
+from common import free_port, make_file, process_memory
 from tusclient import client as tus
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
 MB = 1024 * 1024
-
-
-def make_file(path: Path, size: int) -> str:
-    digest = hashlib.sha256()
-    block = os.urandom(8 * MB)
-    with open(path, "wb") as fh:
-        written = 0
-        while written < size:
-            chunk = block[: min(len(block), size - written)]
-            fh.write(chunk)
-            digest.update(chunk)
-            written += len(chunk)
-    return digest.hexdigest()
 
 
 def timed(fn: Callable[..., T], *args: object) -> tuple[float, T]:

@@ -89,8 +89,7 @@ def _handled(signum: int, frame: FrameType | None) -> None:
 def _start_sftp(host: str, option: int | None) -> SftpServer | None:
     """The SFTP server on ``--sftp-port`` / $SINFONIA_SFTP_PORT / 2222 (0: none). A port
     asked for explicitly must open; the default one only warns when taken."""
-    explicit = option is not None or "SINFONIA_SFTP_PORT" in os.environ
-    port = option if option is not None else int(os.environ.get("SINFONIA_SFTP_PORT", "2222"))
+    port, explicit = _port(option, "SINFONIA_SFTP_PORT", 2222)
     if port == 0:
         return None
     sftp = SftpServer(host, port)
@@ -105,13 +104,21 @@ def _start_sftp(host: str, option: int | None) -> SftpServer | None:
     return sftp
 
 
+def _port(option: int | None, variable: str, default: int) -> tuple[int, bool]:
+    """The port from the command-line option, else the environment variable, else the
+    default; and whether it was asked for explicitly (then it must open)."""
+    if option is not None:
+        return option, True
+    if variable in os.environ:
+        return int(os.environ[variable]), True
+    return default, False
+
+
 def _start_dimse(host: str, option: int | None, ae_title: str | None) -> DimseServer | None:
     """The DICOM SCP on ``--dicom-port`` / $SINFONIA_DICOM_PORT / 11112 (0: none), as
     ``--ae-title`` / $SINFONIA_DICOM_AE_TITLE / SINFONIA. A port asked for explicitly must
     open; the default one only warns when taken."""
-    explicit = option is not None or "SINFONIA_DICOM_PORT" in os.environ
-    env_port = os.environ.get("SINFONIA_DICOM_PORT", str(DEFAULT_PORT))
-    port = option if option is not None else int(env_port)
+    port, explicit = _port(option, "SINFONIA_DICOM_PORT", DEFAULT_PORT)
     if port == 0:
         return None
     title = ae_title or os.environ.get("SINFONIA_DICOM_AE_TITLE") or DEFAULT_AE_TITLE
