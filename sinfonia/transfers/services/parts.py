@@ -36,16 +36,13 @@ from sinfonia.resources.models import Node
 from sinfonia.resources.services import files
 from sinfonia.storage import blobstore
 from sinfonia.storage import services as storage_services
+from sinfonia.storage.writeback import Writeback
 from sinfonia.transfers.errors import TransferError
 
-WRITEBACK_STEP = 64 * 1024 * 1024
 GATHER = 1024 * 1024
 # Bytes received but not hashed yet, per file, before a write waits for the hash to catch up:
 # hashing runs beside the event loop, and this keeps memory flat when it is the slower side.
 HASH_BACKLOG = 8 * 1024 * 1024
-# Starting the kernel's write-back can block on a busy disk: a thread of its own does it, so
-# that the writer (the SFTP event loop) never waits for it.
-_WRITEBACK = ThreadPoolExecutor(max_workers=1, thread_name_prefix="part-writeback")
 
 
 def _root() -> Path:
@@ -148,8 +145,7 @@ class PartFile:
         self.hashed = 0
         self.ahead: dict[int, int] = {}
         self.rehash = self.size > 0  # resumed: the bytes already there are hashed at the end
-        self.flushed = 0
-        self.writeback: Future[None] | None = None
+        self.writeback = Writeback(fd)
         # One thread per open upload hashes in arrival order, on the other core (hashlib
         # releases the GIL), while the event loop keeps receiving.
         self.hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="part-hash")
@@ -192,8 +188,7 @@ class PartFile:
             view = view[os.pwrite(self.fd, view, offset + len(data) - len(view)) :]
         if not self.rehash:
             self._queue_hash(offset, data)
-        if offset + len(data) - self.flushed >= 2 * WRITEBACK_STEP:
-            self._start_writeback()
+        self.writeback.written(offset + len(data))
 
     def _queue_hash(self, offset: int, data: bytes) -> None:
         self.backlog.append((self.hasher.submit(self._hash, offset, data), len(data)))
@@ -227,18 +222,6 @@ class PartFile:
             length = self.ahead.pop(self.hashed)
             self.digest.update(os.pread(self.fd, length, self.hashed))
             self.hashed += length
-
-    def _start_writeback(self) -> None:
-        """Have the kernel start writing what has arrived, so that the flush at the end (the
-        blob store's fsync) waits for little; pages still needed stay cached."""
-        if self.writeback is not None and not self.writeback.done():
-            return
-        upto = (self.size - WRITEBACK_STEP) // WRITEBACK_STEP * WRITEBACK_STEP
-        if upto > self.flushed and hasattr(os, "posix_fadvise"):
-            self.writeback = _WRITEBACK.submit(
-                os.posix_fadvise, self.fd, self.flushed, upto - self.flushed, os.POSIX_FADV_DONTNEED
-            )
-            self.flushed = upto
 
     def read(self, offset: int, size: int) -> bytes:
         self._flush()
@@ -294,9 +277,7 @@ class PartFile:
         try:
             self._drain_hashing()
         finally:
-            if self.writeback is not None:
-                self.writeback.exception()  # waits: the descriptor must outlive its use there
-                self.writeback = None
+            self.writeback.close()
             if self.fd >= 0:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
                 os.close(self.fd)

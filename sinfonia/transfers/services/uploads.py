@@ -33,6 +33,7 @@ from sinfonia.resources.models import Level, Node
 from sinfonia.resources.services import files
 from sinfonia.storage import blobstore
 from sinfonia.storage import services as storage_services
+from sinfonia.storage.writeback import Writeback
 from sinfonia.transfers.errors import TransferError
 from sinfonia.transfers.models import Upload
 
@@ -187,6 +188,7 @@ class PartWriter:
                 TransferError.UPLOAD_BUSY, "Another request is writing this upload."
             ) from exc
         current = os.fstat(self.fh.fileno()).st_size
+        self.writeback = Writeback(self.fh.fileno(), current)
         if offset != current:
             self._close()
             raise Conflict(
@@ -221,6 +223,7 @@ class PartWriter:
         self.fh.write(data)
         hashing.result()
         self.offset += len(data)
+        self.writeback.written(self.offset)
 
     def _hash(self, data: bytes | bytearray) -> None:
         self.digest.update(data)
@@ -261,6 +264,7 @@ class PartWriter:
         self._keep()
 
     def _close(self) -> None:
+        self.writeback.close()
         if not self.fh.closed:
             fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
             self.fh.close()
