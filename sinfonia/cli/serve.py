@@ -168,6 +168,9 @@ def serve(
     threading.Thread(
         target=operations.worker_loop, args=(stop,), daemon=True, name="operations"
     ).start()
+    threading.Thread(
+        target=operations.poller_loop, args=(stop,), daemon=True, name="indexer"
+    ).start()
     try:
         sftp = _start_sftp(host, sftp_port)
     except OSError as exc:

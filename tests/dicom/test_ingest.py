@@ -180,3 +180,46 @@ def test_rtdose_summary_reports_the_maximum_dose(admin_api, place):
     summary = admin_api.ok(admin_api.get(f"/files/{dose['id']}/dicom/summary"))
     assert summary["kind"] == "rtdose"
     assert summary["max_dose"] is not None and summary["max_dose"] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_operation_does_not_hold_up_indexing(transactional_db, admin_api, place):
+    """`sinfonia serve` runs the DICOM indexer beside the operations worker, not behind it."""
+    import threading
+    import time
+
+    from sinfonia.transfers.models import Operation, Status
+    from sinfonia.transfers.services import operations
+
+    release = threading.Event()
+
+    def block(actor, params, progress):
+        release.wait(30)
+        return {}
+
+    operations.HANDLERS["test.block"] = block
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=loop, args=(stop, 0.05), daemon=True)
+        for loop in (operations.worker_loop, operations.poller_loop)
+    ]
+    try:
+        op = operations.enqueue(Actor(user=admin_api.user, channel="api"), "test.block", {})
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while Operation.objects.get(pk=op.pk).status != Status.RUNNING:
+            assert time.monotonic() < deadline, "the operation did not start"
+            time.sleep(0.05)
+        f = upload(admin_api, place["id"], "CT_small.dcm", bundled("CT_small.dcm"))
+        while index_of(admin_api, f["id"])["state"] != "dicom":
+            assert time.monotonic() < deadline, "indexing waited for the operation"
+            time.sleep(0.05)
+        assert Operation.objects.get(pk=op.pk).status == Status.RUNNING
+    finally:
+        release.set()
+        stop.set()
+        operations.wake()
+        for thread in threads:
+            thread.join(10)
+        del operations.HANDLERS["test.block"]

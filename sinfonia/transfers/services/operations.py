@@ -2,7 +2,8 @@
 
 A small database-backed queue: services enqueue an `Operation` naming a registered handler; the
 worker thread started by ``sinfonia serve`` claims queued rows one at a time and runs them as
-the user who asked. Tests and scripts call `run_pending` to run the queue in the foreground.
+the user who asked; registered pollers (the DICOM indexer) run on a thread of their own. Tests
+and scripts call `run_pending` and `run_pollers` to run them in the foreground.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ Handler = Callable[[Actor, dict[str, Any], Progress], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
 Poller = Callable[[], int]
 POLLERS: list[Poller] = []
+# One event per loop of `sinfonia serve`: the operations worker, and the pollers' own thread.
 _wake = threading.Event()
+_wake_pollers = threading.Event()
 
 
 def poller(fn: Poller) -> Poller:
@@ -61,8 +64,9 @@ def poller(fn: Poller) -> Poller:
 
 
 def wake() -> None:
-    """Wake the worker now (new queued work), instead of at its next poll."""
+    """Wake the workers now (new queued work), instead of at their next poll."""
     _wake.set()
+    _wake_pollers.set()
 
 
 def run_pollers() -> int:
@@ -217,13 +221,29 @@ def recover_interrupted() -> int:
 
 
 def worker_loop(stop: threading.Event, poll_seconds: float = 2.0) -> None:
+    """The operations worker: runs queued operations one at a time, as they come."""
+    _loop(stop, poll_seconds, run_pending, _wake, "operation worker")
+
+
+def poller_loop(stop: threading.Event, poll_seconds: float = 2.0) -> None:
+    """The pollers' worker (the DICOM indexer), on a thread of its own, so that a long
+    operation (a large extraction, an office conversion) never holds up indexing."""
+    _loop(stop, poll_seconds, run_pollers, _wake_pollers, "indexer")
+
+
+def _loop(
+    stop: threading.Event,
+    poll_seconds: float,
+    work: Callable[[], int],
+    woken: threading.Event,
+    name: str,
+) -> None:
     while not stop.is_set():
         try:
-            run_pending()
-            run_pollers()
+            work()
         except Exception:  # database hiccup: try again on the next round
-            log.exception("operation worker round failed")
+            log.exception("%s round failed", name)
         finally:
             close_old_connections()
-        _wake.wait(poll_seconds)
-        _wake.clear()
+        woken.wait(poll_seconds)
+        woken.clear()
