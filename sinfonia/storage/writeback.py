@@ -43,6 +43,18 @@ class Writeback:
         )
         self.flushed = upto
 
+    def written_all(self, end: int) -> None:
+        """The writer is done for now (a request ended): start writing back everything up
+        to ``end``; the fsync that makes the whole file durable comes when it is complete."""
+        if end <= self.flushed or not hasattr(os, "posix_fadvise"):
+            return
+        if self.pending is not None:
+            self.pending.exception()
+        self.pending = _POOL.submit(
+            os.posix_fadvise, self.fd, self.flushed, end - self.flushed, os.POSIX_FADV_DONTNEED
+        )
+        self.flushed = end
+
     def close(self) -> None:
         """Wait for the request in flight: the descriptor must outlive its use there."""
         if self.pending is not None:

@@ -241,7 +241,11 @@ class PartWriter:
                 "they were discarded, send them again.",
             )
         self.fh.flush()
-        os.fsync(self.fh.fileno())
+        # Not an fsync per request: a process that dies keeps what it wrote (the page cache
+        # is the kernel's), and after a power cut HEAD reports what the disk holds, from
+        # which the client resumes. The upload is made durable once, when complete
+        # (`blobstore.adopt`), and its bytes go to the disk while the rest arrives.
+        self.writeback.written_all(self.offset)
         self._keep()
         return self.offset
 
