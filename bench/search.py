@@ -34,7 +34,8 @@ search's narrow copy of the node rows (search_node_text), the rest on the node t
 PostgreSQL at the server's default configuration (128 MB of shared buffers), on SQLite with
 the settings' page cache (32 MB) and memory-mapped reads (docs/decisions/0005-search-backends.md).
 At a million files on a loaded 2-core VM, SQLite's slowest targeted search, ``cardio*``
-(21,558 hits), has a p50 of 64 ms (108 ms before the narrow copy and memory-mapped reads).
+(21,558 hits), has a p50 of 64-73 ms (97-108 ms before the narrow copy and memory-mapped
+reads).
 """
 
 from __future__ import annotations
