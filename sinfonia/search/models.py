@@ -1,4 +1,4 @@
-"""Search's own rows (PostgreSQL only; docs/decisions/0005-search-backends.md)."""
+"""Search's own rows (docs/decisions/0005-search-backends.md)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ class NodeText(models.Model):
     """A narrow copy of the node columns a search by words in names and descriptions reads
     for each hit: who may read it, whether it is in a recycle bin, and what ranks it.
 
-    PostgreSQL only: search's migration creates the table and the triggers on the node
-    table that keep it in step (`backends.postgresql`); Django never writes it. A search
-    whose every criterion reads only these columns counts and orders its hits here, on a
-    third of the pages the node table would take (`Backend.text_rows`).
+    Search's migrations create the table and the triggers on the node table that keep it in
+    step (`backends.postgresql`, `backends.sqlite`); Django never writes it. A search whose
+    every criterion reads only these columns counts and orders its hits here, on a third
+    (PostgreSQL) or a quarter (SQLite) of the pages the node table would take
+    (`Backend.text_rows`).
     """
 
     id = models.BigIntegerField(primary_key=True)  # the node's id

@@ -92,7 +92,7 @@ def search(
     if not sort or (sort == "relevance" and not words):
         sort = "relevance" if words else "name"
     # Searches by words alone (the commonest) count and order their hits on the backend's
-    # narrow copy of the node rows, where it has one (PostgreSQL: docs/decisions/0005).
+    # narrow copy of the node rows (docs/decisions/0005).
     narrow = None
     if sort in ("relevance", "name") and all(c.text_only for c in query.criteria):
         narrow = ctx.backend.text_rows()
@@ -101,7 +101,7 @@ def search(
     qs = qs.filter(matching, in_trash=False)  # never in recycle bins
     qs = qs.filter(access.condition(actor, Level.READ))
     if _twins_possible(query.criteria):
-        if narrow is None and ctx.backend.vendor == "sqlite" and _all_text(query.criteria):
+        if ctx.backend.vendor == "sqlite" and _all_text(query.criteria):
             # SQLite asks the full-text index again for every row of a correlated subquery:
             # the twin is checked against the same words with LIKE on its own folded text.
             twin_matching = _text_by_like(query.criteria, ctx)

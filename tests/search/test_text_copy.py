@@ -1,6 +1,6 @@
-"""PostgreSQL's narrow copy of the node rows that searches by words run on (search_node_text,
-docs/decisions/0005-search-backends.md): it follows every change to the tree, and a search
-answers the same from it as from the node table."""
+"""The narrow copy of the node rows that searches by words run on (search_node_text,
+docs/decisions/0005-search-backends.md), on SQLite and PostgreSQL: it follows every change
+to the tree, and a search answers the same from it as from the node table."""
 
 from __future__ import annotations
 
@@ -16,12 +16,7 @@ from sinfonia.search import backends
 from sinfonia.search.selectors import search
 from tests.search.conftest import World
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="the narrow copy is PostgreSQL's own"
-    ),
-]
+pytestmark = pytest.mark.django_db
 
 COPIED = ("id", "kind", "acl_root_id", "in_trash", "search_name", "sort_name", "search_description")
 
@@ -101,3 +96,25 @@ def test_word_searches_run_on_the_copy_and_find_what_the_node_table_finds(
             assert _search(actor, query, **options) == answers[actor.user, n], query
     assert all(answers[admin.user, n][-1][0] for n in range(len(QUERIES)))  # all find some
     assert answers[alice.user, 0][-1][0] < answers[admin.user, 0][-1][0]  # permissions apply
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's row triggers")
+def test_a_rebuilt_node_table_gets_its_triggers_back_and_the_copy_is_refilled(
+    world: World,
+) -> None:
+    from sinfonia.search.backends import sqlite
+
+    # What a migration that rebuilds the node table on SQLite leaves: no triggers, and
+    # perhaps nodes written before `post_migrate` puts them back.
+    with connection.cursor() as cursor:
+        for event in sqlite.TEXT_TRIGGERS:
+            cursor.execute(f"DROP TRIGGER {sqlite.TEXT_TABLE}_{event}")
+    notes = world.ids["notes.txt"]
+    Node.objects.filter(pk=notes).update(search_name="renamed meanwhile", in_trash=True)
+    Node.objects.filter(pk=world.ids["Straße.docx"]).delete()
+    backends.ensure_index(using=connection.alias)
+    assert_in_step()
+    world.admin.ok(world.admin.patch(f"/resources/{world.ids['Dose plan']}", {"name": "Dosis"}))
+    assert_in_step()  # the triggers are back
+    backends.ensure_index(using=connection.alias)  # nothing missing: nothing done
+    assert_in_step()
