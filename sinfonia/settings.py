@@ -148,6 +148,10 @@ def ldap_settings(environ: Mapping[str, str]) -> dict[str, Any] | None:
 
 
 SECRET_KEY = _secret_key()
+# Former keys, still accepted when reading (sessions, sealed two-factor seeds) during a rotation.
+SECRET_KEY_FALLBACKS = [
+    k for k in os.environ.get("SINFONIA_SECRET_KEY_FALLBACKS", "").split(",") if k.strip()
+]
 for _sub in ("tmp", "static"):
     (DATA_DIR / _sub).mkdir(parents=True, exist_ok=True)
 DEBUG = os.environ.get("SINFONIA_DEBUG", "") == "1"

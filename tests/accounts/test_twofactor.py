@@ -247,3 +247,44 @@ def test_a_site_administrator_resets_two_factor_through_the_api(
     assert admin_api.delete(f"/users/{sam.pk}/two-factor").status_code == 204
     assert sam_api.ok(sam_api.get("/users/me/two-factor"))["enabled"] is False
     assert AuditEvent.objects.filter(action="twofactor.reset", username="root").exists()
+
+
+def test_seeds_are_sealed_in_the_database_and_survive_a_key_rotation(
+    make_user: Callable[..., User], api_for: Callable[[User], Api], settings: Any
+) -> None:
+    from sinfonia.accounts.models import TwoFactor
+
+    carol = make_user("carol")
+    secret, recovery = enrol(api_for(carol))
+    stored = TwoFactor.objects.get(user=carol).secret
+    assert secret not in stored and stored.startswith("gcm1:")  # a database copy hides it
+
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = []  # the former key is gone: a right code cannot be checked
+    assert session_login(portal(), "carol", PASSWORD, code(secret, 1)).status_code == 401
+    settings.SECRET_KEY_FALLBACKS = [old]  # rotation: the former key still opens the seed
+    assert session_login(portal(), "carol", PASSWORD, code(secret, 1)).status_code == 200
+    settings.SECRET_KEY_FALLBACKS = []  # and without it, a recovery code still lets them in
+    assert session_login(portal(), "carol", PASSWORD, recovery[0]).status_code == 200
+
+
+def test_seeds_written_before_sealing_are_sealed_by_the_migration(
+    make_user: Callable[..., User],
+) -> None:
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from sinfonia.accounts import sealed
+    from sinfonia.accounts.models import TwoFactor
+
+    migration = import_module("sinfonia.accounts.migrations.0005_seal_two_factor_secrets")
+    row = TwoFactor.objects.create(user=make_user("dave"), secret="JBSWY3DPEHPK3PXP")
+    migration.seal_all(apps, None)
+    row.refresh_from_db()
+    assert row.secret.startswith(sealed.PREFIX)
+    assert sealed.unseal(row.secret, "totp") == "JBSWY3DPEHPK3PXP"
+    migration.unseal_all(apps, None)
+    row.refresh_from_db()
+    assert row.secret == "JBSWY3DPEHPK3PXP"

@@ -9,14 +9,15 @@ class TwoFactor(models.Model):
 
     The row exists from the start of enrolment; two-factor log-in is on once ``confirmed_at`` is
     set (the user typed a code the app computed). ``last_step`` is the time step of the last code
-    accepted, so a code cannot be used twice. The secret is kept in clear: the server must compute
-    the same codes as the app.
+    accepted, so a code cannot be used twice. The server must compute the same codes as the app,
+    so ``secret`` cannot be a hash: it is sealed with a key derived from SECRET_KEY
+    (`accounts.sealed`); read it through `accounts.services.twofactor`.
     """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factor"
     )
-    secret = models.CharField(max_length=64)
+    secret = models.CharField(max_length=160)
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     last_step = models.BigIntegerField(default=0)

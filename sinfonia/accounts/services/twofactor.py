@@ -9,6 +9,7 @@ recovery code at log-in; `disable` needs the password and a code.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from sinfonia.accounts import sealed
 from sinfonia.accounts.errors import AccountError
 from sinfonia.accounts.models import RecoveryCode, TwoFactor, User
 from sinfonia.accounts.services.users import require_site_admin
@@ -32,6 +34,9 @@ _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _CODE_LENGTH = 10
 # Codes of the step before and after the current one are accepted: clocks drift.
 _DRIFT_STEPS = 1
+SEAL = "totp"  # the purpose the seeds' key is derived for (`accounts.sealed`)
+
+log = logging.getLogger("sinfonia.twofactor")
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,8 @@ def start_enrolment(actor: Actor) -> Enrolment:
         raise Conflict(AccountError.TWO_FACTOR_ON, "Two-factor log-in is already on.")
     secret = pyotp.random_base32()
     TwoFactor.objects.update_or_create(
-        user=user, defaults={"secret": secret, "confirmed_at": None, "last_step": 0}
+        user=user,
+        defaults={"secret": sealed.seal(secret, SEAL), "confirmed_at": None, "last_step": 0},
     )
     return _enrolment(user, secret)
 
@@ -112,7 +118,21 @@ def pending_enrolment(actor: Actor) -> Enrolment | None:
     """The enrolment started but not confirmed yet (the profile page shows it again)."""
     user = _user(actor)
     row = TwoFactor.objects.filter(user=user, confirmed_at__isnull=True).first()
-    return _enrolment(user, row.secret) if row else None
+    secret = _secret(row) if row else None
+    return _enrolment(user, secret) if secret else None
+
+
+def _secret(row: TwoFactor) -> str | None:
+    """The seed in clear; None when it was sealed with a key the server no longer has."""
+    try:
+        return sealed.unseal(row.secret, SEAL)
+    except sealed.Unreadable:
+        log.warning(
+            "the two-factor seed of user %s cannot be read: SECRET_KEY changed without "
+            "SINFONIA_SECRET_KEY_FALLBACKS; they can sign in with a recovery code",
+            row.user_id,
+        )
+        return None
 
 
 def _matching_step(row: TwoFactor, code: str) -> int | None:
@@ -120,7 +140,10 @@ def _matching_step(row: TwoFactor, code: str) -> int | None:
     code = "".join(code.split())
     if not (code.isdigit() and len(code) == 6):
         return None
-    totp = pyotp.TOTP(row.secret)
+    secret = _secret(row)
+    if secret is None:
+        return None
+    totp = pyotp.TOTP(secret)
     now = timezone.now()
     current = totp.timecode(now)
     for offset in range(-_DRIFT_STEPS, _DRIFT_STEPS + 1):
