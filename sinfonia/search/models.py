@@ -30,3 +30,16 @@ class NodeText(models.Model):
 
     def __str__(self) -> str:
         return f"text of node {self.id}"
+
+
+# The narrow copy's table and columns, as both backends create and fill them.
+TEXT_TABLE = NodeText._meta.db_table
+TEXT_COLUMNS = (
+    "id",
+    "kind",
+    "acl_root_id",
+    "in_trash",
+    "search_name",
+    "sort_name",
+    "search_description",
+)

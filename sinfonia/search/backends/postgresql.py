@@ -18,7 +18,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, Expression, FloatField, Model, Q, QuerySet, TextField
 
 from sinfonia.search.backends.base import COLUMNS, Phrase, Sql, TextClause
-from sinfonia.search.models import NodeText
+from sinfonia.search.models import TEXT_COLUMNS, TEXT_TABLE, NodeText
 
 NODE_TABLE = "resources_node"
 VECTOR = "to_tsvector('simple'::regconfig, {col})"
@@ -36,16 +36,6 @@ INDEXES = {
 # found in 20,000 names is 20,000 rows to rank and count; in the node table (some 330
 # bytes a row) they lie on 18,000 of its pages, more than the default 128 MB of shared
 # buffers hold; in this copy (about 110 bytes a row) on a third as many, which stay cached.
-TEXT_TABLE = NodeText._meta.db_table
-TEXT_COLUMNS = (
-    "id",
-    "kind",
-    "acl_root_id",
-    "in_trash",
-    "search_name",
-    "sort_name",
-    "search_description",
-)
 TEXT_INDEXES = {
     "search_node_text_name_fts": f"USING gin ({VECTOR.format(col='search_name')})",
     "search_node_text_description_fts": f"USING gin ({VECTOR.format(col='search_description')})",

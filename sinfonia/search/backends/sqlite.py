@@ -14,7 +14,7 @@ from django.db.models import BooleanField, Expression, FloatField, Model, Q, Que
 from django.db.models.expressions import RawSQL
 
 from sinfonia.search.backends.base import COLUMNS, Phrase, Sql, TextClause
-from sinfonia.search.models import NodeText
+from sinfonia.search.models import TEXT_COLUMNS, TEXT_TABLE, NodeText
 
 FTS_TABLE = "search_node_fts"
 NODE_TABLE = "resources_node"
@@ -57,16 +57,6 @@ DROP = (
 # cannot hold; in the copy (about 75 bytes a row) on a quarter as many. An INTEGER PRIMARY
 # KEY table is stored in id order, so the full-text index's rowids (ascending) walk it
 # forwards. Row triggers keep it in step in the writing transaction.
-TEXT_TABLE = NodeText._meta.db_table
-TEXT_COLUMNS = (
-    "id",
-    "kind",
-    "acl_root_id",
-    "in_trash",
-    "search_name",
-    "sort_name",
-    "search_description",
-)
 _text_columns = ", ".join(TEXT_COLUMNS)
 _text_copied = TEXT_COLUMNS[1:]  # all but the id
 CREATE_TEXT_TABLE = (
