@@ -11,7 +11,10 @@ turn, and every turn starts with caches written back and the source's pages drop
   dd goes through user space);
 - tus upload of that file to a live `sinfonia serve` with curl, a C client like cp (POST,
   then one PATCH that streams the file);
-- HTTP download of it (curl to disk, then fsync);
+- HTTP download of it (curl to disk, then fsync), and, for information, the same blob from
+  nginx with sendfile to the same client (Debian `nginx-light`; skipped when absent): the most
+  any HTTP server reaches here, since on this kind of VM the client's writes, not the server,
+  set the pace;
 then, once: the tus upload with the `tuspy` client (64 MB PATCHes, for information);
 - ZIP download of a folder of FILES small files;
 - CONCURRENT parallel uploads of EACH-MB each, checksums verified;
@@ -75,6 +78,45 @@ def copy_through_user_space(src: Path, dst: Path) -> None:
     subprocess.run(
         ["dd", f"if={src}", f"of={dst}", "bs=1M", "conv=fsync", "status=none"], check=True
     )
+
+
+class Nginx:
+    """nginx serving a folder on a loopback port (sendfile on): the HTTP ceiling reference."""
+
+    def __init__(self, exe: str, root: Path, scratch: Path) -> None:
+        port = free_port()
+        conf = scratch / "nginx.conf"
+        user = "user root;" if os.geteuid() == 0 else ""  # else workers could not read blobs
+        conf.write_text(
+            f"daemon off; worker_processes 1; {user} pid {scratch}/nginx.pid;"
+            f" error_log {scratch}/nginx-error.log;"
+            " events { worker_connections 64; }"
+            " http { sendfile on; tcp_nopush on; access_log off;"
+            f" client_body_temp_path {scratch}/nginx-body;"
+            f" server {{ listen 127.0.0.1:{port}; root {root}; }} }}"
+        )
+        self.process = subprocess.Popen(
+            [exe, "-c", str(conf), "-p", str(scratch)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(self.url, timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def start_nginx(root: Path, scratch: Path) -> Nginx | None:
+    exe = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    return Nginx(exe, root, scratch) if exe else None
 
 
 def main() -> int:
@@ -154,12 +196,11 @@ def main() -> int:
             assert info["sha256"] == sha, "uploaded checksum differs"
             return file_id
 
-        def download(file_id: int) -> None:
+        def download(url: str) -> None:
             """curl, a C client like the reference's cp, then fsync as the reference does."""
             target = scratch / "down.bin"
             subprocess.run(
-                ["curl", "-sf", "-o", str(target), "-H", f"Authorization: Bearer {key}",
-                 f"{base}/api/v1/files/{file_id}/download"],
+                ["curl", "-sf", "-o", str(target), "-H", f"Authorization: Bearer {key}", url],
                 check=True,
             )  # fmt: skip
             fd = os.open(target, os.O_RDONLY)
@@ -171,7 +212,11 @@ def main() -> int:
         # The disk of a shared virtual machine swings by 2-3x from one minute to the next, so
         # the reference and the transfers take turns, ROUNDS times, each from the same state
         # (caches written back, the source's pages dropped); each figure is its best round.
-        rates: dict[str, list[float]] = {"cp": [], "dd": [], "upload": [], "download": []}
+        rates: dict[str, list[float]] = {
+            "cp": [], "dd": [], "upload": [], "download": [], "nginx": []
+        }  # fmt: skip
+        blob = data / "blobs" / sha[:2] / sha[2:4] / sha
+        nginx = start_nginx(data / "blobs", scratch)
         for turn in range(args.rounds):
             drop_page_cache_hint(src)
             t, _ = timed(copy_durably, src, scratch / "copy.bin")
@@ -185,9 +230,15 @@ def main() -> int:
             t, url = timed(tus_upload_curl, f"big-{turn}.bin")
             rates["upload"].append(size / t / MB)
             file_id = uploaded_file(url)
-            os.sync()
-            t, _ = timed(download, file_id)
+            drop_page_cache_hint(blob)
+            t, _ = timed(download, f"{base}/api/v1/files/{file_id}/download")
             rates["download"].append(size / t / MB)
+            if nginx is not None:
+                drop_page_cache_hint(blob)
+                t, _ = timed(download, f"{nginx.url}/{blob.relative_to(data / 'blobs')}")
+                rates["nginx"].append(size / t / MB)
+        if nginx is not None:
+            nginx.stop()
 
         cp_rate = max(rates["cp"])
 
@@ -206,6 +257,14 @@ def main() -> int:
         figure("dd, 1 MiB blocks + fsync (info)", "dd", None)
         figure("tus upload (curl, one PATCH)", "upload", 0.6)
         figure("HTTP download (curl to disk)", "download", 0.8)
+        if rates["nginx"]:
+            # The same file from nginx (sendfile: the kernel sends it, no copy through user
+            # space), to the same client, in the same turns: what HTTP reaches on this machine.
+            figure("  the blob from nginx, sendfile (info)", "nginx", None)
+            versus = max(rates["download"]) / max(rates["nginx"])
+            rows.append(("  Sinfonia's download against nginx's", f"{versus:.2f} x nginx", "", ""))
+        else:
+            rows.append(("  (nginx not installed: no HTTP ceiling measured)", "", "", ""))
 
         # The Python client, for information: it reads and sends 64 MB per PATCH, one after
         # the other, and the server makes each PATCH durable before it answers.
