@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from sinfonia.core.context import Actor
 from sinfonia.resources.models import Node
 from sinfonia.search import backends
+from sinfonia.search.models import TEXT_TABLE
 from sinfonia.search.selectors import search
 from tests.search.conftest import World
 
@@ -108,7 +109,7 @@ def test_a_rebuilt_node_table_gets_its_triggers_back_and_the_copy_is_refilled(
     # perhaps nodes written before `post_migrate` puts them back.
     with connection.cursor() as cursor:
         for event in sqlite.TEXT_TRIGGERS:
-            cursor.execute(f"DROP TRIGGER {sqlite.TEXT_TABLE}_{event}")
+            cursor.execute(f"DROP TRIGGER {TEXT_TABLE}_{event}")
     notes = world.ids["notes.txt"]
     Node.objects.filter(pk=notes).update(search_name="renamed meanwhile", in_trash=True)
     Node.objects.filter(pk=world.ids["Straße.docx"]).delete()
