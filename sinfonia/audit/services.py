@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sinfonia.audit.models import AuditEvent
+from sinfonia.core import bulk
 from sinfonia.core.context import Actor
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def record_many(
 ) -> None:
     """`record` for many events of one action at once, (node, path, detail) each: one insert
     for a batch (a STOW-RS request storing many files), in the current transaction."""
-    AuditEvent.objects.bulk_create(
+    bulk.insert(
         [
             AuditEvent(
                 user=actor.user,
@@ -69,6 +70,5 @@ def record_many(
                 detail=detail,
             )
             for node, path, detail in events
-        ],
-        batch_size=500,
+        ]
     )

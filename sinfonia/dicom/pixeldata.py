@@ -43,8 +43,9 @@ class PixelData:
 
 
 def locate(fh: BinaryIO) -> PixelData | None:
-    """Parse the header of the open Part 10 file ``fh`` and find its Pixel Data; None when it
-    has none. Raises `FrameError` for a file whose pixel data is cut short."""
+    """Parse the header of the open Part 10 file ``fh`` (or its bytes in a ``BytesIO``) and
+    find its Pixel Data; None when it has none. Raises `FrameError` for a file whose pixel data
+    is cut short."""
     ds = pydicom.dcmread(fh, stop_before_pixels=True)
     start = fh.tell()  # pydicom stops right before the Pixel Data element's tag
     tsyntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2")))
@@ -64,7 +65,9 @@ def locate(fh: BinaryIO) -> PixelData | None:
         extra = fh.read(4)  # OB/OW: two reserved bytes, then a 32-bit length (PS3.5 §7.1.2)
         (length,) = struct.unpack(f"{endian}L", extra)
         offset = start + 12
-    size = os.fstat(fh.fileno()).st_size
+    here = fh.tell()
+    size = fh.seek(0, os.SEEK_END)  # a file or bytes in memory alike
+    fh.seek(here)
     if length != 0xFFFFFFFF and offset + length > size:
         raise FrameError(f"pixel data is cut short: {offset + length - size} bytes missing")
     try:

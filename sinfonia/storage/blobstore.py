@@ -8,15 +8,14 @@ docs/decisions/0002-storage-layout.md.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
-import tempfile
-import threading
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from django.conf import settings
 
@@ -35,7 +34,8 @@ def blob_dir() -> Path:
 
 def tmp_dir() -> Path:
     path = Path(settings.SINFONIA_TMP_DIR)
-    path.mkdir(parents=True, exist_ok=True)
+    if not path.is_dir():  # a look is cheaper than mkdir's exception, on every blob written
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -45,24 +45,39 @@ def blob_path(sha256: str) -> Path:
 
 def write_chunks(chunks: Iterable[bytes]) -> StoredBytes:
     """Stream ``chunks`` into the store, hashing as they pass; return the content's address."""
-    return _settle(*_write_unsynced(chunks))
+    written = write_unsynced(chunks)
+    return _settle(written.path, written.stored)
 
 
-def _write_unsynced(chunks: Iterable[bytes]) -> tuple[Path, StoredBytes]:
+@dataclass(frozen=True, slots=True)
+class Unsynced:
+    """Bytes written to a temporary file and hashed, not yet durable nor in place
+    (`settle_all`)."""
+
+    path: Path
+    stored: StoredBytes
+
+
+def write_unsynced(chunks: Iterable[bytes]) -> Unsynced:
     """Write ``chunks`` to a new temporary file, hashing them: not yet durable, not in place."""
     digest = hashlib.sha256()
     size = 0
-    fd, tmp_name = tempfile.mkstemp(dir=tmp_dir(), prefix="blob-")
+    tmp = tmp_dir() / f"blob-{secrets.token_hex(8)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "wb") as out:
+        try:
             for chunk in chunks:
                 digest.update(chunk)
-                out.write(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
                 size += len(chunk)
+        finally:
+            os.close(fd)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    return Path(tmp_name), StoredBytes(sha256=digest.hexdigest(), size=size)
+    return Unsynced(tmp, StoredBytes(sha256=digest.hexdigest(), size=size))
 
 
 def _settle(tmp: Path, stored: StoredBytes) -> StoredBytes:
@@ -77,30 +92,54 @@ def _settle(tmp: Path, stored: StoredBytes) -> StoredBytes:
     return stored
 
 
-_SYNC_POOL: ThreadPoolExecutor | None = None
-_SYNC_LOCK = threading.Lock()
-
-
-def _sync_pool() -> ThreadPoolExecutor:
-    global _SYNC_POOL
-    with _SYNC_LOCK:
-        if _SYNC_POOL is None:
-            _SYNC_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="blob-sync")
-        return _SYNC_POOL
-
-
-def write_chunks_soon(chunks: Iterable[bytes]) -> Future[StoredBytes]:
-    """`write_chunks` for many blobs in a row (the instances of a STOW-RS request): the bytes
-    are written and hashed now; their fsync and move into place run in a thread pool, and the
-    future holds the address once both are done. Concurrent fsyncs share the file system's
-    journal commits, so a batch of small blobs becomes durable many times faster than with one
-    fsync after another, and the caller reads the next blob meanwhile."""
-    tmp, stored = _write_unsynced(chunks)
+def _libc_syncfs() -> Callable[[int], int] | None:
     try:
-        return _sync_pool().submit(_settle, tmp, stored)
+        return cast(Callable[[int], int], ctypes.CDLL(None, use_errno=True).syncfs)
+    except (AttributeError, OSError):  # not Linux
+        return None
+
+
+_SYNCFS = _libc_syncfs()
+
+
+def _sync_file_system(folder: Path) -> bool:
+    """syncfs(2) on the file system holding ``folder``: everything written to it is on disk
+    when this returns (write-back errors raise OSError). False where there is no syncfs."""
+    if _SYNCFS is None:
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if _SYNCFS(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"syncfs: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+    return True
+
+
+def settle_all(files: Sequence[Unsynced]) -> list[StoredBytes]:
+    """Make many written files durable together (many small instances of one STOW-RS request),
+    then move each to its address: one file-system sync for the lot, as a database's group
+    commit, instead of one fsync each (each a journal commit: 0.3-1 ms apiece on a VM's disk,
+    more than the rest of storing a small instance), and one more after the moves so that
+    they are durable too before the caller registers the files. Where there is no syncfs, each
+    file is fsynced. On failure nothing is placed that was not durable, and the temporary
+    files are gone."""
+    if not files:
+        return []
+    try:
+        if not _sync_file_system(tmp_dir()):
+            for written in files:
+                with open(written.path, "rb+") as fh:
+                    os.fsync(fh.fileno())
+        for written in files:
+            _place(written.path, written.stored.sha256)
+        _sync_file_system(blob_dir())
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for written in files:
+            written.path.unlink(missing_ok=True)
         raise
+    return [written.stored for written in files]
 
 
 def write_stream(stream: BinaryIO) -> StoredBytes:

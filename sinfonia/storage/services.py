@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import F
 
+from sinfonia.core import bulk
 from sinfonia.storage import blobstore, previews
 from sinfonia.storage.models import Blob
 
@@ -42,9 +43,8 @@ def take_blobs(stored: Iterable[blobstore.StoredBytes]) -> None:
                 "sha256", flat=True
             )
         )
-    Blob.objects.bulk_create(
+    bulk.insert(
         [Blob(sha256=sha, size=size) for sha, size in sizes.items() if sha not in known],
-        batch_size=500,
         ignore_conflicts=True,  # created meanwhile by a concurrent upload of the same bytes
     )
     _shift(Counter(s.sha256 for s in items), +1)

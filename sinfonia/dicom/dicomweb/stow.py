@@ -11,9 +11,9 @@ Where instances go: query parameter ``destination`` (a path such as ``/WP2/Incom
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,9 +132,14 @@ def part10(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 # Instances indexed together, in one transaction (`store.store_batch`): received parts wait
-# in the blob store, their headers checked, until this many (or this many bytes) are there.
+# in temporary files until this many (or this many bytes) are there, then are made durable
+# together (`blobstore.settle_all`), their headers checked, and the batch indexed.
 BATCH = 100
 BATCH_BYTES = 256 * 1024 * 1024
+# Parts up to SMALL bytes are also kept in memory until their batch is indexed, so that their
+# header is read from there rather than from the file again; at most HELD bytes of them.
+SMALL = 1024 * 1024
+HELD = 32 * 1024 * 1024
 
 
 def _failure(exc: BaseException, uids: tuple[str, str] | None = None) -> tuple[str, str, int, str]:
@@ -152,30 +157,53 @@ def _failure(exc: BaseException, uids: tuple[str, str] | None = None) -> tuple[s
     return sop_class, sop_instance, reason, text
 
 
-def _counted(chunks: Iterator[bytes], total: list[int]) -> Iterator[bytes]:
+def _small(chunks: Iterator[bytes]) -> tuple[bytes | None, Iterator[bytes]]:
+    """A part's bytes when there are at most SMALL of them: (bytes, nothing left); else
+    (None, every chunk, the ones already read first)."""
+    head: list[bytes] = []
+    size = 0
     for chunk in chunks:
-        total[0] += len(chunk)
-        yield chunk
+        head.append(chunk)
+        size += len(chunk)
+        if size > SMALL:
+            return None, itertools.chain(head, chunks)
+    return b"".join(head), iter(())
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A received part: its bytes in a temporary file and, when small, in memory."""
+
+    written: blobstore.Unsynced
+    data: bytes | None
 
 
 def _receive(
     actor: Actor, parent: Node, parts: Iterator[multipart.InPart], study: str | None
 ) -> Outcome:
-    """Each part streams into the blob store as it arrives (made durable in the background,
-    `blobstore.write_chunks_soon`); every ``BATCH`` parts, their headers are checked and the
-    batch is indexed in one transaction."""
+    """Each part streams into a temporary file as it arrives; every ``BATCH`` parts, the
+    files are made durable and moved into the blob store together, their headers are checked
+    and the batch is indexed in one transaction."""
     outcome = Outcome(stored=[], failed=[])
-    batch: list[Future[blobstore.StoredBytes]] = []
-    size = [0]
+    batch: list[_Pending] = []
+    size = held = 0
 
     def flush() -> None:
+        nonlocal size, held
         pending = batch[:]
         batch.clear()
-        size[0] = 0
+        size = held = 0
+        try:
+            stored = blobstore.settle_all([part.written for part in pending])
+        except Exception as exc:
+            outcome.failed.extend(_failure(exc) for _ in pending)
+            return
         items: list[Received] = []
-        for future in pending:
+        for part, bytes_stored in zip(pending, stored, strict=True):
             try:
-                items.append(store.check_received(future.result(), study_instance_uid=study))
+                items.append(
+                    store.check_received(bytes_stored, data=part.data, study_instance_uid=study)
+                )
             except Exception as exc:
                 outcome.failed.append(_failure(exc))
         if not items:
@@ -183,7 +211,7 @@ def _receive(
         try:
             results = store.store_batch(actor, parent, items)
         except Exception as exc:
-            outcome.failed.extend(_failure(exc, store.uids_of(item)) for item in items)
+            outcome.failed.extend(_failure(exc, store.uids_of(item.header)) for item in items)
             return
         for result in results:
             if isinstance(result, Exception):
@@ -191,28 +219,38 @@ def _receive(
             else:
                 outcome.stored.append(result)
 
-    while True:
-        try:
-            part = next(parts)
-            media = parse_media_type(part.content_type or "application/dicom")
-            if media.type != "application/dicom":
-                for _ in part.chunks:
-                    pass
-                raise Invalid(DicomError.NOT_DICOM, f"A part of type {media.type} is no instance.")
-            batch.append(blobstore.write_chunks_soon(_counted(part10(part.chunks), size)))
-            if len(batch) >= BATCH or size[0] >= BATCH_BYTES:
+    try:
+        while True:
+            try:
+                part = next(parts)
+                media = parse_media_type(part.content_type or "application/dicom")
+                if media.type != "application/dicom":
+                    for _ in part.chunks:
+                        pass
+                    raise Invalid(
+                        DicomError.NOT_DICOM, f"A part of type {media.type} is no instance."
+                    )
+                data, chunks = _small(part10(part.chunks))
+                written = blobstore.write_unsynced([data] if data is not None else chunks)
+                batch.append(_Pending(written, data))
+                size += written.stored.size
+                held += len(data) if data is not None else 0
+                if len(batch) >= BATCH or size >= BATCH_BYTES or held >= HELD:
+                    flush()
+            except StopIteration:
                 flush()
-        except StopIteration:
-            flush()
-            return outcome
-        except Exception as exc:
-            broken = isinstance(exc, multipart.MultipartError)
-            if broken and not outcome.total and not batch:
-                raise  # not a multipart body at all: the request is bad (400)
-            outcome.failed.append(_failure(exc))
-            if broken:
-                flush()
-                return outcome  # the rest of the body cannot be read
+                return outcome
+            except Exception as exc:
+                broken = isinstance(exc, multipart.MultipartError)
+                if broken and not outcome.total and not batch:
+                    raise  # not a multipart body at all: the request is bad (400)
+                outcome.failed.append(_failure(exc))
+                if broken:
+                    flush()
+                    return outcome  # the rest of the body cannot be read
+    finally:
+        for left in batch:  # left unindexed by an error that ends the request
+            left.written.path.unlink(missing_ok=True)
 
 
 def _response(request: HttpRequest, outcome: Outcome, study: str | None) -> HttpResponse:

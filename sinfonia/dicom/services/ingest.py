@@ -27,9 +27,11 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian
 
 from sinfonia.accounts.models import User
+from sinfonia.core import bulk
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Conflict, Invalid, ServiceError
 from sinfonia.dicom.errors import DicomError
+from sinfonia.dicom.header import Header
 from sinfonia.dicom.models import IndexState, Instance, Patient, Series, State, Study
 from sinfonia.resources.models import Kind, Node
 from sinfonia.storage import blobstore
@@ -55,24 +57,11 @@ def queue_file(node: Node, *, organise_into: Node | None = None, user: User | No
     transaction.on_commit(operations.wake)
 
 
-def _clean(value: Any, limit: int) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("\0", "").strip()[:limit]
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _slice_position(ds: Dataset) -> float | None:
+def _slice_position(header: Header) -> float | None:
     """Position along the slice normal (PS3.3 C.7.6.2.1.1): orders a series spatially."""
-    try:
-        ipp = [float(v) for v in ds.ImagePositionPatient]
-        iop = [float(v) for v in ds.ImageOrientationPatient]
-    except (AttributeError, TypeError, ValueError):
+    ipp = header.floats("ImagePositionPatient")
+    iop = header.floats("ImageOrientationPatient")
+    if not ipp or not iop or len(ipp) < 3 or len(iop) < 6:
         return None
     row, col = iop[:3], iop[3:6]
     normal = (
@@ -80,13 +69,7 @@ def _slice_position(ds: Dataset) -> float | None:
         row[2] * col[0] - row[0] * col[2],
         row[0] * col[1] - row[1] * col[0],
     )
-    return sum(p * n for p, n in zip(ipp, normal, strict=True))
-
-
-def header_json(ds: Dataset) -> dict[str, Any]:
-    from sinfonia.dicom.tags import header_json as to_json
-
-    return to_json(ds)
+    return sum(p * n for p, n in zip(ipp[:3], normal, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,31 +80,32 @@ class Indexed:
 
 
 def _new_series(
-    ds: Dataset, study_uid: str, series_uid: str, studies: dict[str, Study] | None = None
+    header: Header, study_uid: str, series_uid: str, studies: dict[str, Study] | None = None
 ) -> Series:
     """The Series row of a series seen for the first time, with its Patient and Study rows
     (``studies``: those a batch already has, by Study Instance UID)."""
     study = studies.get(study_uid) if studies is not None else None
+    text = header.text
     if study is None:
         patient, _ = Patient.objects.get_or_create(
-            patient_id=_clean(ds.get("PatientID"), 64),
-            issuer=_clean(ds.get("IssuerOfPatientID"), 64),
+            patient_id=text("PatientID", 64),
+            issuer=text("IssuerOfPatientID", 64),
             defaults={
-                "patient_name": _clean(ds.get("PatientName"), 324),
-                "birth_date": _clean(ds.get("PatientBirthDate"), 8),
-                "sex": _clean(ds.get("PatientSex"), 16),
+                "patient_name": text("PatientName", 324),
+                "birth_date": text("PatientBirthDate", 8),
+                "sex": text("PatientSex", 16),
             },
         )
         study, _ = Study.objects.get_or_create(
             study_instance_uid=study_uid,
             defaults={
                 "patient": patient,
-                "study_date": _clean(ds.get("StudyDate"), 8),
-                "study_time": _clean(ds.get("StudyTime"), 16),
-                "accession_number": _clean(ds.get("AccessionNumber"), 16),
-                "study_id": _clean(ds.get("StudyID"), 16),
-                "study_description": _clean(ds.get("StudyDescription"), 64),
-                "referring_physician_name": _clean(ds.get("ReferringPhysicianName"), 324),
+                "study_date": text("StudyDate", 8),
+                "study_time": text("StudyTime", 16),
+                "accession_number": text("AccessionNumber", 16),
+                "study_id": text("StudyID", 16),
+                "study_description": text("StudyDescription", 64),
+                "referring_physician_name": text("ReferringPhysicianName", 324),
             },
         )
         if studies is not None:
@@ -130,21 +114,20 @@ def _new_series(
         series_instance_uid=series_uid,
         defaults={
             "study": study,
-            "modality": _clean(ds.get("Modality"), 16),
-            "series_number": _int(ds.get("SeriesNumber")),
-            "series_description": _clean(ds.get("SeriesDescription"), 64),
-            "body_part_examined": _clean(ds.get("BodyPartExamined"), 16),
-            "series_date": _clean(ds.get("SeriesDate"), 8),
+            "modality": text("Modality", 16),
+            "series_number": header.int("SeriesNumber"),
+            "series_description": text("SeriesDescription", 64),
+            "body_part_examined": text("BodyPartExamined", 16),
+            "series_date": text("SeriesDate", 8),
         },
     )
     return series
 
 
-def _uids(ds: Dataset) -> tuple[str, str, str]:
+def instance_uids(header: Header) -> tuple[str, str, str]:
     """(Study, Series, SOP Instance UID); Invalid(MISSING_UID) unless all three are there."""
-    study_uid = _clean(ds.get("StudyInstanceUID"), 64)
-    series_uid = _clean(ds.get("SeriesInstanceUID"), 64)
-    sop_uid = _clean(ds.get("SOPInstanceUID"), 64)
+    study_uid, series_uid = header.study_instance_uid, header.series_instance_uid
+    sop_uid = header.sop_instance_uid
     if not (study_uid and series_uid and sop_uid):
         raise Invalid(
             DicomError.MISSING_UID,
@@ -153,29 +136,29 @@ def _uids(ds: Dataset) -> tuple[str, str, str]:
     return study_uid, series_uid, sop_uid
 
 
-def _instance_values(ds: Dataset, series: Series, sop_uid: str) -> dict[str, Any]:
-    meta = getattr(ds, "file_meta", None)
+def _instance_values(header: Header, series: Series, sop_uid: str) -> dict[str, Any]:
     return {
         "series": series,
         "sop_instance_uid": sop_uid,
-        "sop_class_uid": _clean(ds.get("SOPClassUID"), 64),
-        "instance_number": _int(ds.get("InstanceNumber")),
-        "transfer_syntax_uid": _clean(meta.get("TransferSyntaxUID") if meta else "", 64),
-        "rows": _int(ds.get("Rows")),
-        "columns": _int(ds.get("Columns")),
-        "number_of_frames": _int(ds.get("NumberOfFrames")) or (1 if "Rows" in ds else None),
-        "slice_position": _slice_position(ds),
-        "header": header_json(ds),
+        "sop_class_uid": header.sop_class_uid,
+        "instance_number": header.int("InstanceNumber"),
+        "transfer_syntax_uid": header.transfer_syntax_uid,
+        "rows": header.int("Rows"),
+        "columns": header.int("Columns"),
+        "number_of_frames": header.int("NumberOfFrames") or (1 if header.values("Rows") else None),
+        "slice_position": _slice_position(header),
+        "header": header.json,
     }
 
 
 def index_dataset(node: Node, ds: Dataset) -> Indexed:
     """Create or refresh the index rows of ``node`` (a File) from its parsed header."""
-    study_uid, series_uid, sop_uid = _uids(ds)
+    header = Header.of(ds)
+    study_uid, series_uid, sop_uid = instance_uids(header)
     series = Series.objects.filter(series_instance_uid=series_uid).first()
     if series is None:  # the first instance of its series: create the rows above it
-        series = _new_series(ds, study_uid, series_uid)
-    values = _instance_values(ds, series, sop_uid)
+        series = _new_series(header, study_uid, series_uid)
+    values = _instance_values(header, series, sop_uid)
     instance, _ = Instance.objects.update_or_create(file=node, defaults=values)
     others = Instance.objects.filter(sop_instance_uid=sop_uid).exclude(pk=instance.pk)
     dupes = list(others.values_list("file_id", "file__blob_id"))
@@ -183,23 +166,23 @@ def index_dataset(node: Node, ds: Dataset) -> Indexed:
     return Indexed(instance=instance, duplicates=[f for f, _ in dupes], conflict=conflict)
 
 
-def _index_new(files: list[tuple[Node, Dataset]]) -> None:
+def _index_new(files: list[tuple[Node, Header]]) -> None:
     """Index freshly registered files (nothing to refresh) in bulk, with their IndexState:
     the batch form of `index_dataset` for `ingest_instances`."""
-    uids = [_uids(ds) for _, ds in files]
+    uids = [instance_uids(header) for _, header in files]
     wanted = {series_uid for _, series_uid, _ in uids}
     series_by_uid = {
         s.series_instance_uid: s for s in Series.objects.filter(series_instance_uid__in=wanted)
     }
     instances = []
     studies: dict[str, Study] = {}
-    for (node, ds), (study_uid, series_uid, sop_uid) in zip(files, uids, strict=True):
+    for (node, header), (study_uid, series_uid, sop_uid) in zip(files, uids, strict=True):
         series = series_by_uid.get(series_uid)
         if series is None:  # the first instance of its series: create the rows above it
-            series = _new_series(ds, study_uid, series_uid, studies)
+            series = _new_series(header, study_uid, series_uid, studies)
             series_by_uid[series_uid] = series
-        instances.append(Instance(file=node, **_instance_values(ds, series, sop_uid)))
-    Instance.objects.bulk_create(instances, batch_size=500)
+        instances.append(Instance(file=node, **_instance_values(header, series, sop_uid)))
+    bulk.insert(instances)
     holders: dict[str, list[tuple[int, str | None]]] = {}
     sops = list({sop for *_, sop in uids})
     for start in range(0, len(sops), 500):
@@ -214,7 +197,7 @@ def _index_new(files: list[tuple[Node, Dataset]]) -> None:
             "conflict": any(blob != node.blob_id for _, blob in dupes),
         }
         states.append(IndexState(file=node, state=State.DICOM, detail=detail if dupes else {}))
-    IndexState.objects.bulk_create(states, batch_size=500)
+    bulk.insert(states)
 
 
 def _mark(
@@ -312,11 +295,11 @@ def encode(ds: Dataset) -> bytes:
     return buffer.getvalue()
 
 
-def instance_name(ds: Dataset) -> str:
+def instance_name(header: Header) -> str:
     """A readable, unique file name for a received instance."""
-    number = _int(ds.get("InstanceNumber"))
-    modality = _clean(ds.get("Modality"), 16) or "DICOM"
-    uid = _clean(ds.get("SOPInstanceUID"), 64)
+    number = header.int("InstanceNumber")
+    modality = header.text("Modality", 16) or "DICOM"
+    uid = header.sop_instance_uid
     prefix = f"{modality}{number:05d}_" if number is not None else f"{modality}_"
     return f"{prefix}{uid}.dcm"
 
@@ -331,7 +314,7 @@ class Ingested:
 class Received:
     """An instance for `ingest_instances`: its parsed header, its bytes in the blob store."""
 
-    ds: Dataset
+    header: Header
     stored: blobstore.StoredBytes
 
 
@@ -364,7 +347,8 @@ def ingest_instance(
     if stored is None:
         stored = blobstore.write_chunks([data if data is not None else encode(ds)])
     try:
-        (result,) = ingest_instances(actor, parent, [Received(ds, stored)], organise=organise)
+        received = Received(Header.of(ds), stored)
+        (result,) = ingest_instances(actor, parent, [received], organise=organise)
         if isinstance(result, Exception):
             raise result
     except BaseException:
@@ -393,8 +377,8 @@ def ingest_instances(
     def _duplicate(i: int) -> Conflict:
         return Conflict(
             DicomError.DUPLICATE_INSTANCE,
-            f"Another instance with SOP Instance UID {received[i].ds.SOPInstanceUID} is "
-            "already there.",
+            "Another instance with SOP Instance UID "
+            f"{received[i].header.sop_instance_uid} is already there.",
         )
 
     def done() -> list[Ingested | Exception]:
@@ -405,17 +389,17 @@ def ingest_instances(
     placed: list[tuple[int, Node, str]] = []  # (index, fileset, file name)
     for i, item in enumerate(received):
         try:
-            _, series_uid, _ = _uids(item.ds)
+            _, series_uid, _ = instance_uids(item.header)
             target = targets.get(series_uid)
             if target is None:
                 try:
-                    target = series_fileset(actor, parent, item.ds, organise=organise)
+                    target = series_fileset(actor, parent, item.header, organise=organise)
                 except ServiceError as exc:
                     target = exc
                 targets[series_uid] = target
             if isinstance(target, Exception):
                 raise target
-            placed.append((i, target, instance_name(item.ds)))
+            placed.append((i, target, instance_name(item.header)))
         except ServiceError as exc:
             results[i] = exc
     existing: dict[tuple[int, str], Node] = {}
@@ -456,10 +440,10 @@ def ingest_instances(
                     for i in order
                 ],
             )
-            made: list[tuple[Node, Dataset]] = []
+            made: list[tuple[Node, Header]] = []
             for i, node in zip(order, nodes, strict=True):
                 results[i] = Ingested(node=node, already_there=False)
-                made.append((node, received[i].ds))
+                made.append((node, received[i].header))
             _index_new(made)
     except Exception as exc:
         if len(creating) == 1 and not twins:

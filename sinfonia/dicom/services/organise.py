@@ -8,11 +8,10 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from pydicom.dataset import Dataset
-
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Conflict, Invalid
 from sinfonia.core.names import clean_name
+from sinfonia.dicom.header import Header
 from sinfonia.dicom.models import Instance
 from sinfonia.resources.errors import ResourceError
 from sinfonia.resources.models import CONTAINERS, Kind, Node
@@ -69,18 +68,16 @@ def _child(actor: Actor, parent: Node, kind: Kind, name: str) -> Node:
     raise Conflict(ResourceError.NAME_TAKEN, f"Could not create {name!r}.")
 
 
-def _values(ds: Dataset) -> dict[str, Any]:
-    keys = (
-        "PatientID",
-        "StudyDate",
-        "StudyDescription",
-        "StudyInstanceUID",
-        "SeriesNumber",
-        "Modality",
-        "SeriesDescription",
-        "SeriesInstanceUID",
-    )
-    return {k: ds.get(k) for k in keys}
+_NAMING_KEYS = (
+    "PatientID",
+    "StudyDate",
+    "StudyDescription",
+    "StudyInstanceUID",
+    "SeriesNumber",
+    "Modality",
+    "SeriesDescription",
+    "SeriesInstanceUID",
+)
 
 
 # (parent id, Series Instance UID, organise) -> fileset id, for the instances of a series that
@@ -89,12 +86,12 @@ _RECENT: OrderedDict[tuple[int, str, bool], int] = OrderedDict()
 _RECENT_SIZE = 512
 
 
-def series_fileset(actor: Actor, parent: Node, ds: Dataset, *, organise: bool) -> Node:
+def series_fileset(actor: Actor, parent: Node, header: Header, *, organise: bool) -> Node:
     """Where a received instance goes: ``parent`` itself when it is a fileset; else the
     series fileset, below Patient/Study folders when ``organise``."""
     if parent.kind == Kind.FILESET:
         return parent
-    key = (parent.id, str(ds.get("SeriesInstanceUID") or ""), organise)
+    key = (parent.id, header.series_instance_uid, organise)
     if (cached := _RECENT.get(key)) is not None:
         # Still there, not deleted, still below ``parent`` (it may have been moved away).
         found = Node.objects.filter(
@@ -103,7 +100,7 @@ def series_fileset(actor: Actor, parent: Node, ds: Dataset, *, organise: bool) -
         if found is not None:
             _RECENT.move_to_end(key)
             return found
-    patient, study, series = names_for(_values(ds))
+    patient, study, series = names_for({k: header.text(k, 1024) for k in _NAMING_KEYS})
     here = parent
     if organise:
         here = _child(actor, _child(actor, here, Kind.FOLDER, patient), Kind.FOLDER, study)

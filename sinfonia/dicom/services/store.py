@@ -15,14 +15,16 @@ Rules:
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import pydicom
-from pydicom.dataset import Dataset
 
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Invalid, ServiceError
 from sinfonia.dicom.errors import DicomError
+from sinfonia.dicom.header import Header
 from sinfonia.dicom.pixeldata import FrameError, locate
 from sinfonia.dicom.services.ingest import (
     Ingested,
@@ -88,31 +90,27 @@ def read_uids(stored: blobstore.StoredBytes) -> tuple[str, str]:
         return "", ""
 
 
-def _header(stored: blobstore.StoredBytes) -> Dataset:
+def _header(source: BinaryIO) -> Header:
     """The parsed header; Invalid(CORRUPT) unless the bytes are a complete Part 10 file."""
     try:
-        with open(blobstore.blob_path(stored.sha256), "rb") as fh:
-            pixels = locate(fh)
-            fh.seek(0)
-            ds = pixels.header if pixels is not None else pydicom.dcmread(fh)
+        pixels = locate(source)
+        if pixels is None:
+            source.seek(0)
+            return Header.of(pydicom.dcmread(source))
+        return Header.of(pixels.header)
     except FrameError as exc:
         raise Invalid(DicomError.CORRUPT, f"Incomplete DICOM: {exc}") from exc
     except Exception as exc:  # pydicom raises many kinds for garbled or truncated data
         raise Invalid(
             DicomError.CORRUPT, f"Not a readable DICOM Part 10 file: {type(exc).__name__}: {exc}"
         ) from exc
-    return ds
 
 
-def _uid(ds: Dataset, keyword: str) -> str:
-    return str(ds.get(keyword, "") or "").strip().rstrip("\0")
-
-
-def _refused(exc: BaseException, stored: blobstore.StoredBytes, ds: Dataset | None) -> None:
+def _refused(exc: BaseException, stored: blobstore.StoredBytes, header: Header | None) -> None:
     """Name the instance in a refusal's details as far as it can be read; drop its bytes."""
     if isinstance(exc, ServiceError):
-        if ds is not None:
-            sop_class_uid, sop_instance_uid = _uid(ds, "SOPClassUID"), _uid(ds, "SOPInstanceUID")
+        if header is not None:
+            sop_class_uid, sop_instance_uid = uids_of(header)
         else:
             sop_class_uid, sop_instance_uid = read_uids(stored)
         exc.details.setdefault("sop_class_uid", sop_class_uid)
@@ -121,48 +119,55 @@ def _refused(exc: BaseException, stored: blobstore.StoredBytes, ds: Dataset | No
 
 
 def check_received(
-    stored: blobstore.StoredBytes, *, study_instance_uid: str | None = None
+    stored: blobstore.StoredBytes,
+    *,
+    data: bytes | None = None,
+    study_instance_uid: str | None = None,
 ) -> Received:
     """Read and check the header of bytes a transport streamed into the blob store, ready for
-    `store_batch`. The bytes are discarded again when they are refused.
+    `store_batch`; ``data``: those bytes, when the transport still has them in memory (then
+    the stored file is not read again). The bytes are discarded again when they are refused.
 
     Errors: Invalid (CORRUPT, MISSING_UID, STUDY_MISMATCH); their ``details`` name the
     ``sop_class_uid`` and ``sop_instance_uid`` as far as they could be read.
     """
-    ds: Dataset | None = None
+    header: Header | None = None
     try:
-        ds = _header(stored)
-        uids = [_uid(ds, k) for k in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID")]
-        if not (all(uids) and _uid(ds, "SeriesInstanceUID")):
+        if data is not None:
+            header = _header(io.BytesIO(data))
+        else:
+            with open(blobstore.blob_path(stored.sha256), "rb") as fh:
+                header = _header(fh)
+        study = header.study_instance_uid
+        if not (all(uids_of(header)) and study and header.series_instance_uid):
             raise Invalid(
                 DicomError.MISSING_UID,
                 "The instance lacks a SOP Class, SOP Instance, Study or Series Instance UID.",
             )
-        study = uids[2]
         if study_instance_uid is not None and study != study_instance_uid:
             raise Invalid(
                 DicomError.STUDY_MISMATCH,
                 f"The instance belongs to study {study}, not to {study_instance_uid}.",
             )
     except BaseException as exc:
-        _refused(exc, stored, ds)
+        _refused(exc, stored, header)
         raise
-    return Received(ds=ds, stored=stored)
+    return Received(header=header, stored=stored)
 
 
-def uids_of(item: Received) -> tuple[str, str]:
-    """(SOP Class UID, SOP Instance UID) of a checked instance."""
-    return _uid(item.ds, "SOPClassUID"), _uid(item.ds, "SOPInstanceUID")
+def uids_of(header: Header) -> tuple[str, str]:
+    """(SOP Class UID, SOP Instance UID) of a parsed header, "" where missing."""
+    return header.sop_class_uid, header.sop_instance_uid
 
 
 def _stored(item: Received, ingested: Ingested) -> Stored:
-    ds = item.ds
+    header = item.header
     return Stored(
         node=ingested.node,
-        sop_class_uid=_uid(ds, "SOPClassUID"),
-        sop_instance_uid=_uid(ds, "SOPInstanceUID"),
-        study_instance_uid=_uid(ds, "StudyInstanceUID"),
-        series_instance_uid=_uid(ds, "SeriesInstanceUID"),
+        sop_class_uid=header.sop_class_uid,
+        sop_instance_uid=header.sop_instance_uid,
+        study_instance_uid=header.study_instance_uid,
+        series_instance_uid=header.series_instance_uid,
         already_there=ingested.already_there,
     )
 
@@ -179,12 +184,12 @@ def store_batch(actor: Actor, parent: Node, items: list[Received]) -> list[Store
         results = ingest_instances(actor, parent, items, organise=True)
     except BaseException as exc:
         for item in items:
-            _refused(exc, item.stored, item.ds)
+            _refused(exc, item.stored, item.header)
         raise
     out: list[Stored | Exception] = []
     for item, result in zip(items, results, strict=True):
         if isinstance(result, Exception):
-            _refused(result, item.stored, item.ds)
+            _refused(result, item.stored, item.header)
             out.append(result)
         else:
             out.append(_stored(item, result))

@@ -1,0 +1,59 @@
+"""Inserting many new rows whose ids nobody reads back (audit events, DICOM index rows, blob
+rows of a STOW-RS batch).
+
+Django's ``bulk_create`` assembles one multi-row INSERT, placeholder by placeholder, for each
+batch: at a hundred instances a request that is a third of the time spent indexing them. Here
+one single-row INSERT is prepared per model and run by the driver's ``executemany``; values go
+through each field's ``pre_save`` and ``get_db_prep_save`` exactly as in ``bulk_create``, so
+defaults, ``auto_now_add`` and JSON adaptation behave the same. Like ``bulk_create``, no
+signals are sent and ``save()`` is not called; unlike it, the objects' primary keys stay unset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Field, Model
+from django.db.models.constants import OnConflict
+
+
+def _fields(model: type[Model]) -> list[Field[Any, Any]]:
+    return [
+        f
+        for f in model._meta.local_concrete_fields
+        if not getattr(f, "db_returning", False) and not getattr(f, "generated", False)
+    ]
+
+
+def insert(objs: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
+    """Insert ``objs`` (new instances of one model) in the current transaction.
+
+    ``ignore_conflicts``: rows that would break a unique constraint are skipped (as
+    ``bulk_create(ignore_conflicts=True)``).
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    connection = connections[router.db_for_write(model)]
+    fields = _fields(model)
+    if any(hasattr(f, "get_placeholder") for f in fields):  # a field with its own SQL
+        model._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        return
+    quote = connection.ops.quote_name
+    on_conflict = OnConflict.IGNORE if ignore_conflicts else None
+    sql = " ".join(
+        part
+        for part in (
+            connection.ops.insert_statement(on_conflict=on_conflict),
+            quote(model._meta.db_table),
+            f"({', '.join(quote(f.column or f.name) for f in fields)})",
+            f"VALUES ({', '.join(['%s'] * len(fields))})",
+            connection.ops.on_conflict_suffix_sql(fields, on_conflict, None, None),
+        )
+        if part
+    )
+    rows = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

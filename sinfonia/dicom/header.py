@@ -1,0 +1,114 @@
+"""An instance's header parsed once: its DICOM JSON (PS3.18 F.2, what the index stores) and the
+few values indexing, filing and naming need, read from that JSON.
+
+Reading the JSON first, while pydicom's elements are still raw, takes `tags.header_json`'s fast
+path for almost every element; each ``ds.get(...)`` before it would have converted an element
+through pydicom first (about 30 µs each, most of the cost of indexing a small instance). The
+values below are plain JSON types: text as ``str``, IS/US as ``int``, DS as ``float``, PN in
+its DICOM string form (``Alphabetic=Ideographic=Phonetic``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataset import Dataset
+
+from sinfonia.dicom.tags import header_json
+
+
+@cache
+def _json_key(keyword: str) -> str:
+    tag = tag_for_keyword(keyword)
+    assert tag is not None, keyword
+    return f"{tag:08X}"
+
+
+def _person_name(value: Any) -> str:
+    """A PN value of DICOM JSON (PS3.18 F.2.2) as its DICOM string."""
+    if not isinstance(value, dict):
+        return "" if value is None else str(value)
+    groups = [str(value.get(g) or "") for g in ("Alphabetic", "Ideographic", "Phonetic")]
+    while groups and not groups[-1]:
+        groups.pop()
+    return "=".join(groups)
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A parsed header: ``ds`` (pydicom, file meta included), ``json``, its DICOM JSON, and
+    its four UIDs ("" where missing), asked for at every step of storing an instance."""
+
+    ds: Dataset
+    json: dict[str, Any] = field(repr=False)
+    sop_class_uid: str = ""
+    sop_instance_uid: str = ""
+    study_instance_uid: str = ""
+    series_instance_uid: str = ""
+
+    @classmethod
+    def of(cls, ds: Dataset) -> Header:
+        header = cls(ds, header_json(ds))
+        return cls(
+            ds,
+            header.json,
+            *(
+                header.text(k, 64)
+                for k in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+            ),
+        )
+
+    def values(self, keyword: str) -> list[Any]:
+        """The values of a top-level attribute (PN as strings); [] when absent or empty."""
+        element = self.json.get(_json_key(keyword))
+        if not element:
+            return []
+        values = element.get("Value") or []
+        if element.get("vr") == "PN":
+            return [_person_name(v) for v in values]
+        return list(values)
+
+    def first(self, keyword: str) -> Any:
+        values = self.values(keyword)
+        return values[0] if values else None
+
+    def text(self, keyword: str, limit: int) -> str:
+        """The attribute as text (several values joined by backslashes, as encoded), without
+        NULs and outer spaces, cut to ``limit`` characters."""
+        element = self.json.get(_json_key(keyword))
+        if not element:
+            return ""
+        values = element.get("Value")
+        if not values:
+            return ""
+        if len(values) == 1 and type(values[0]) is str:  # the common case, read directly
+            return values[0].replace("\0", "").strip()[:limit]
+        values = self.values(keyword)
+        text = "\\".join("" if v is None else str(v) for v in values)
+        return text.replace("\0", "").strip()[:limit]
+
+    def int(self, keyword: str) -> int | None:
+        value = self.first(keyword)
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value).strip()) if value not in (None, "") else None
+        except ValueError:
+            return None
+
+    def floats(self, keyword: str) -> list[float] | None:
+        try:
+            return [float(v) for v in self.values(keyword)]
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def transfer_syntax_uid(self) -> str:
+        meta = getattr(self.ds, "file_meta", None)
+        value = meta.get("TransferSyntaxUID") if meta is not None else None
+        return "" if value is None else str(value).replace("\0", "").strip()[:64]
