@@ -369,7 +369,7 @@ def ingest_instances(
     row; should it fail (a concurrent writer took a name, say), each instance is tried again
     on its own, so one bad instance never costs the others their place.
     """
-    from sinfonia.dicom.services.organise import series_fileset
+    from sinfonia.dicom.services.organise import Known, series_fileset
     from sinfonia.resources.services.files import NewFile, register_files
 
     results: list[Ingested | Exception | None] = [None] * len(received)
@@ -386,6 +386,7 @@ def ingest_instances(
         return [r for r in results if r is not None]
 
     targets: dict[str, Node | Exception] = {}  # Series Instance UID -> its fileset
+    folders: Known = {}  # Patient and Study folders met while filing this batch
     placed: list[tuple[int, Node, str]] = []  # (index, fileset, file name)
     for i, item in enumerate(received):
         try:
@@ -393,7 +394,9 @@ def ingest_instances(
             target = targets.get(series_uid)
             if target is None:
                 try:
-                    target = series_fileset(actor, parent, item.header, organise=organise)
+                    target = series_fileset(
+                        actor, parent, item.header, organise=organise, known=folders
+                    )
                 except ServiceError as exc:
                     target = exc
                 targets[series_uid] = target

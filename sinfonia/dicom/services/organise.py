@@ -48,8 +48,23 @@ def names_for(values: dict[str, Any]) -> tuple[str, str, str]:
     return patient, study, series
 
 
-def _child(actor: Actor, parent: Node, kind: Kind, name: str) -> Node:
-    """The child of that name and kind, created when missing (safe against a racing twin)."""
+Known = dict[tuple[int, str], Node]  # (parent id, name) -> a child found or made just now
+
+
+def _child(actor: Actor, parent: Node, kind: Kind, name: str, known: Known | None = None) -> Node:
+    """The child of that name and kind, created when missing (safe against a racing twin);
+    ``known``: children a caller found or made moments ago (one batch of instances), looked up
+    there first and added to."""
+    if known is not None:
+        child = known.get((parent.id, name))
+        if child is None:
+            child = known[(parent.id, name)] = _child(actor, parent, kind, name)
+        elif child.kind != kind:
+            raise Conflict(
+                ResourceError.NAME_TAKEN,
+                f"{name!r} exists in {parent.name!r} and is a {child.kind_name}.",
+            )
+        return child
     for _ in range(3):
         existing = Node.objects.filter(parent=parent, name=name, in_trash=False).first()
         if existing is not None:
@@ -86,9 +101,12 @@ _RECENT: OrderedDict[tuple[int, str, bool], int] = OrderedDict()
 _RECENT_SIZE = 512
 
 
-def series_fileset(actor: Actor, parent: Node, header: Header, *, organise: bool) -> Node:
+def series_fileset(
+    actor: Actor, parent: Node, header: Header, *, organise: bool, known: Known | None = None
+) -> Node:
     """Where a received instance goes: ``parent`` itself when it is a fileset; else the
-    series fileset, below Patient/Study folders when ``organise``."""
+    series fileset, below Patient/Study folders when ``organise``. ``known``: the folders a
+    caller filing a batch of instances has met so far (see `_child`)."""
     if parent.kind == Kind.FILESET:
         return parent
     key = (parent.id, header.series_instance_uid, organise)
@@ -103,7 +121,8 @@ def series_fileset(actor: Actor, parent: Node, header: Header, *, organise: bool
     patient, study, series = names_for({k: header.text(k, 1024) for k in _NAMING_KEYS})
     here = parent
     if organise:
-        here = _child(actor, _child(actor, here, Kind.FOLDER, patient), Kind.FOLDER, study)
+        patient_folder = _child(actor, here, Kind.FOLDER, patient, known)
+        here = _child(actor, patient_folder, Kind.FOLDER, study, known)
     fileset = _child(actor, here, Kind.FILESET, series)
     _RECENT[key] = fileset.id
     if len(_RECENT) > _RECENT_SIZE:
