@@ -3,8 +3,11 @@ authentication, CSRF, STOW destinations and outcomes, and who sees what."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -245,6 +248,66 @@ def test_a_large_stow_request_is_indexed_in_few_queries_with_an_audit_event_per_
     again = ok_stow(dw, parts[:5])
     assert len(again[REFERENCED]["Value"]) == 5
     assert Instance.objects.count() == 121
+
+
+def _leftovers() -> list[str]:
+    from django.conf import settings
+
+    return sorted(p.name for p in Path(settings.SINFONIA_TMP_DIR).glob("blob-*"))
+
+
+def test_parts_stored_from_memory_or_from_their_file_alike_in_small_batches(dw, monkeypatch):
+    from sinfonia.dicom.dicomweb import stow as stow_view
+    from sinfonia.storage.models import Blob
+
+    # MR_small (~10 kB) stays in memory, CT_small (~39 kB) does not; at most 20 kB are held,
+    # so the request is indexed in several batches.
+    monkeypatch.setattr(stow_view, "SMALL", 20_000)
+    monkeypatch.setattr(stow_view, "HELD", 20_000)
+    series = [encode(ds) for ds in ct_series(3, patient_id="S-1")]
+    body = ok_stow(dw, [CT, MR, *series])
+    assert len(body[REFERENCED]["Value"]) == 5
+    assert Instance.objects.count() == 5
+    assert Blob.objects.count() == 5
+    assert _leftovers() == []
+    for sent in (CT, MR, *series):  # stored as sent, from memory or from the file
+        assert Blob.objects.filter(sha256=hashlib.sha256(sent).hexdigest()).exists()
+
+
+def test_a_batch_whose_bytes_cannot_be_made_durable_stores_nothing(dw, monkeypatch):
+    import errno
+
+    from sinfonia.storage import blobstore
+    from sinfonia.storage.models import Blob
+
+    def full(folder: Path) -> bool:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(blobstore, "_sync_file_system", full)
+    response = stow(dw, [CT, MR])
+    assert response.status_code == 409
+    reasons = [value(i, REASON) for i in json.loads(response.content)[OTHER]["Value"]]
+    assert reasons == [0xA700, 0xA700]  # out of resources
+    assert Instance.objects.count() == 0 and Blob.objects.count() == 0
+    assert _leftovers() == []
+    assert [p for p in Path(blobstore.blob_dir()).rglob("*") if p.is_file()] == []
+
+
+def test_without_syncfs_each_file_is_synced_on_its_own(dw, monkeypatch):
+    from sinfonia.storage import blobstore
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(blobstore, "_SYNCFS", None)
+    monkeypatch.setattr(os, "fsync", fsync)
+    ok_stow(dw, [CT, MR])
+    assert len([p for p in synced if "/blob-" in p]) == 2
+    assert Instance.objects.count() == 2
 
 
 def test_stow_refuses_bodies_it_cannot_read(dw):

@@ -1,0 +1,61 @@
+"""`core.bulk.insert`: the rows it writes are the rows `bulk_create` writes (defaults,
+auto_now_add, JSON), on SQLite and PostgreSQL alike; conflicts can be skipped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from sinfonia.audit.models import AuditEvent
+from sinfonia.core import bulk
+from sinfonia.storage.models import Blob
+
+pytestmark = pytest.mark.django_db
+
+COLUMNS = ("user_id", "username", "action", "node_id", "path", "channel", "client", "detail")
+
+
+def events(action: str) -> list[AuditEvent]:
+    return [
+        AuditEvent(
+            username="alice",
+            action=action,
+            path=f"/WP1/Ł{n}.dcm",
+            channel="dicomweb",
+            detail={"size": n, "sha256": "ab" * 32, "nested": {"ß": [1, 2.5, None]}},
+        )
+        for n in range(3)
+    ]
+
+
+def rows(action: str) -> list[dict[str, Any]]:
+    return list(AuditEvent.objects.filter(action=action).order_by("id").values(*COLUMNS))
+
+
+def test_insert_writes_what_bulk_create_writes():
+    AuditEvent.objects.bulk_create(events("by.django"))
+    bulk.insert(events("by.insert"))
+    expected = [r | {"action": "x"} for r in rows("by.django")]
+    assert [r | {"action": "x"} for r in rows("by.insert")] == expected
+    assert AuditEvent.objects.filter(action="by.insert", at__isnull=True).count() == 0
+    assert AuditEvent.objects.get(action="by.insert", path="/WP1/Ł2.dcm").detail["nested"] == {
+        "ß": [1, 2.5, None]
+    }
+
+
+def test_conflicts_are_refused_or_skipped():
+    Blob.objects.create(sha256="a" * 64, size=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk.insert([Blob(sha256="a" * 64, size=1)])
+    bulk.insert(
+        [Blob(sha256="a" * 64, size=2), Blob(sha256="b" * 64, size=3)], ignore_conflicts=True
+    )
+    assert dict(Blob.objects.values_list("sha256", "size")) == {"a" * 64: 1, "b" * 64: 3}
+    assert Blob.objects.get(sha256="b" * 64).ref_count == 0  # the field's default
+
+
+def test_nothing_to_insert_is_no_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        bulk.insert([])
