@@ -34,11 +34,9 @@ from __future__ import annotations
 import argparse
 import base64
 import concurrent.futures
-import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -218,50 +216,11 @@ def main() -> int:
             assert target.stat().st_size == size
             target.unlink()
 
-        def download_spliced(url: str) -> None:
-            """A zero-copy client, as cp is a zero-copy copy: a plain HTTP/1.1 GET, then the
-            body moved from the socket into the file by the kernel (splice through a pipe),
-            never through user space; then fsync as the reference does."""
-            target = scratch / "down.bin"
-            parsed = httpx.URL(url)
-            with socket.create_connection((parsed.host, parsed.port or 80)) as sock:
-                sock.sendall(
-                    f"GET {parsed.raw_path.decode()} HTTP/1.1\r\nHost: {parsed.host}\r\n"
-                    f"Authorization: Bearer {key}\r\nConnection: close\r\n\r\n".encode()
-                )
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    more = sock.recv(65536)
-                    assert more, "the connection closed inside the headers"
-                    head += more
-                head, _, body = head.partition(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                assert lines[0].split()[1] == "200", lines[0]
-                fields = dict(line.lower().split(": ", 1) for line in lines[1:])
-                remaining = int(fields["content-length"]) - len(body)
-                out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                read_end, write_end = os.pipe()
-                try:
-                    fcntl.fcntl(write_end, 1031, MB)  # F_SETPIPE_SZ: a 1 MiB pipe
-                    os.write(out, body)
-                    while remaining:
-                        moved = os.splice(sock.fileno(), write_end, min(remaining, MB))
-                        assert moved, "the connection closed inside the body"
-                        remaining -= moved
-                        while moved:
-                            moved -= os.splice(read_end, out, moved)
-                    os.fsync(out)
-                finally:
-                    for fd in (out, read_end, write_end):
-                        os.close(fd)
-            assert target.stat().st_size == size
-            target.unlink()
-
         # The disk of a shared virtual machine swings by 2-3x from one minute to the next, so
         # the reference and the transfers take turns, ROUNDS times, each from the same state
         # (caches written back, the source's pages dropped); each figure is its best round.
         rates: dict[str, list[float]] = {
-            "cp": [], "dd": [], "upload": [], "download": [], "curl": [], "nginx": []
+            "cp": [], "dd": [], "upload": [], "download": [], "nginx": []
         }  # fmt: skip
         blob = data / "blobs" / sha[:2] / sha[2:4] / sha
         nginx = start_nginx(data / "blobs", scratch)
@@ -279,11 +238,8 @@ def main() -> int:
             rates["upload"].append(size / t / MB)
             file_id = uploaded_file(url)
             drop_page_cache_hint(blob)
-            t, _ = timed(download_spliced, f"{base}/api/v1/files/{file_id}/download")
-            rates["download"].append(size / t / MB)
-            drop_page_cache_hint(blob)
             t, _ = timed(download, f"{base}/api/v1/files/{file_id}/download")
-            rates["curl"].append(size / t / MB)
+            rates["download"].append(size / t / MB)
             if nginx is not None:
                 drop_page_cache_hint(blob)
                 t, _ = timed(download, f"{nginx.url}/{blob.relative_to(data / 'blobs')}")
@@ -307,16 +263,13 @@ def main() -> int:
         figure("cp (reference)", "cp", None)
         figure("dd, 1 MiB blocks + fsync (info)", "dd", None)
         figure("tus upload (curl, one PATCH)", "upload", 0.6)
-        figure("HTTP download (zero-copy client to disk)", "download", 0.8)
-        figure("HTTP download (curl to disk, info)", "curl", None)
+        figure("HTTP download (curl to disk)", "download", 0.8)
         if rates["nginx"]:
             # The same file from nginx (sendfile: the kernel sends it, no copy through user
-            # space), to curl, in the same turns: what HTTP reaches on this machine with curl.
-            figure("  the blob from nginx to curl, sendfile (info)", "nginx", None)
-            versus = max(rates["curl"]) / max(rates["nginx"])
-            rows.append(
-                ("  Sinfonia to curl against nginx to curl", f"{versus:.2f} x nginx", "", "")
-            )
+            # space), to the same client, in the same turns: what HTTP reaches on this machine.
+            figure("  the blob from nginx, sendfile (info)", "nginx", None)
+            versus = max(rates["download"]) / max(rates["nginx"])
+            rows.append(("  Sinfonia's download against nginx's", f"{versus:.2f} x nginx", "", ""))
         else:
             rows.append(("  (nginx not installed: no HTTP ceiling measured)", "", "", ""))
 
