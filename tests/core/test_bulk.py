@@ -1,5 +1,5 @@
-"""`core.bulk.insert`: the rows it writes are the rows `bulk_create` writes (defaults,
-auto_now_add, JSON), on SQLite and PostgreSQL alike; conflicts can be skipped."""
+"""`core.bulk`: the rows it writes are the rows `bulk_create` writes (defaults, auto_now_add,
+JSON), on SQLite and PostgreSQL alike; conflicts can be skipped; ids come back in order."""
 
 from __future__ import annotations
 
@@ -59,3 +59,17 @@ def test_conflicts_are_refused_or_skipped():
 def test_nothing_to_insert_is_no_query(django_assert_num_queries):
     with django_assert_num_queries(0):
         bulk.insert([])
+
+
+def test_insert_returning_ids_sets_each_objects_id_in_order():
+    objs = [
+        Blob(sha256=f"{n:064x}", size=n) for n in range(1200)
+    ]  # more rows than one statement takes on SQLite
+    bulk.insert_returning_ids(objs)
+    assert [o.pk for o in objs] == [f"{n:064x}" for n in range(1200)]
+    assert all(not o._state.adding for o in objs)
+    events_ = events("returned")
+    bulk.insert_returning_ids(events_)
+    ids = [e.pk for e in events_]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert [AuditEvent.objects.get(pk=i).path for i in ids] == [e.path for e in events_]

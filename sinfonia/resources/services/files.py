@@ -11,6 +11,7 @@ from typing import BinaryIO
 from django.db import transaction
 
 from sinfonia.audit.services import record, record_many
+from sinfonia.core import bulk
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Conflict, Invalid
 from sinfonia.core.names import clean_name
@@ -207,7 +208,7 @@ def register_files(actor: Actor, files: Sequence[NewFile]) -> list[Node]:
         for name, f in zip(names, files, strict=True)
     ]
     with clash_as_conflict(names[0] if len(names) == 1 else f"{names[0]} (or another)"):
-        Node.objects.bulk_create(nodes, batch_size=500)
+        bulk.insert_returning_ids(nodes)
     paths = paths_of(list(filesets.values()))
     record_many(
         actor,
