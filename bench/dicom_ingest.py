@@ -24,7 +24,8 @@ run; Sinfonia on SQLite; 1,000 instances per path, 10,000 indexed):
   10.2 vs 8.5 ms at 10,000; and with 100,000 indexed: C-STORE 50 vs 22/s (2.25x), STOW-RS
   332 vs 365/s (0.91x), QIDO 29.1 vs 37.3 ms (PASS); then with gc.freeze in serve and file
   rows by INSERT ... RETURNING, 3,000 instances: C-STORE 54 vs 23/s (2.39x), STOW-RS 436 vs
-  434/s (1.01x).
+  434/s (1.01x); again, 5,000 instances: C-STORE 53 vs 23/s (2.36x), STOW-RS 364 vs 382/s
+  (0.95x): about even with Orthanc, within the VM's run-to-run swing.
 docs/dicom-conformance.md, "Performance", has the latest figures.
 """
 
