@@ -29,6 +29,23 @@ def _fields(model: type[Model]) -> list[Field[Any, Any]]:
     ]
 
 
+def _plan(objs: Sequence[Model]) -> tuple[type[Model], Any, list[Field[Any, Any]], str] | None:
+    """(model, connection, fields, "INSERT INTO table (columns)") for ``objs``, or None when
+    a field writes SQL of its own (then `bulk_create` is the way)."""
+    model = type(objs[0])
+    connection = connections[router.db_for_write(model)]
+    fields = _fields(model)
+    if any(hasattr(f, "get_placeholder") for f in fields):
+        return None
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column or f.name) for f in fields)
+    return model, connection, fields, f"{quote(model._meta.db_table)} ({columns})"
+
+
+def _row(obj: Model, fields: list[Field[Any, Any]], connection: Any) -> list[Any]:
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
 def insert(objs: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
     """Insert ``objs`` (new instances of one model) in the current transaction.
 
@@ -37,28 +54,24 @@ def insert(objs: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
     """
     if not objs:
         return
-    model = type(objs[0])
-    connection = connections[router.db_for_write(model)]
-    fields = _fields(model)
-    if any(hasattr(f, "get_placeholder") for f in fields):  # a field with its own SQL
-        model._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
+    plan = _plan(objs)
+    if plan is None:
+        type(objs[0])._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
         return
-    quote = connection.ops.quote_name
+    _, connection, fields, target = plan
     on_conflict = OnConflict.IGNORE if ignore_conflicts else None
     sql = " ".join(
         part
         for part in (
             connection.ops.insert_statement(on_conflict=on_conflict),
-            quote(model._meta.db_table),
-            f"({', '.join(quote(f.column or f.name) for f in fields)})",
+            target,
             f"VALUES ({', '.join(['%s'] * len(fields))})",
             connection.ops.on_conflict_suffix_sql(fields, on_conflict, None, None),
         )
         if part
     )
-    rows = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.executemany(sql, [_row(obj, fields, connection) for obj in objs])
 
 
 def insert_returning_ids(objs: Sequence[Model]) -> None:
@@ -68,33 +81,20 @@ def insert_returning_ids(objs: Sequence[Model]) -> None:
     ``bulk_create`` also relies on. Where the database cannot return them, ``bulk_create``."""
     if not objs:
         return
-    model = type(objs[0])
-    connection = connections[router.db_for_write(model)]
-    fields = _fields(model)
-    pk = model._meta.pk
-    if (
-        not connection.features.can_return_rows_from_bulk_insert
-        or pk is None
-        or any(hasattr(f, "get_placeholder") for f in fields)
-    ):
-        model._default_manager.bulk_create(objs)
+    plan = _plan(objs)
+    pk = type(objs[0])._meta.pk
+    if plan is None or pk is None or not plan[1].features.can_return_rows_from_bulk_insert:
+        type(objs[0])._default_manager.bulk_create(objs)
         return
-    quote = connection.ops.quote_name
-    head = (
-        f"{connection.ops.insert_statement()} {quote(model._meta.db_table)} "
-        f"({', '.join(quote(f.column or f.name) for f in fields)}) VALUES "
-    )
+    _, connection, fields, target = plan
+    head = f"{connection.ops.insert_statement()} {target} VALUES "
     row = f"({', '.join(['%s'] * len(fields))})"
-    tail = f" RETURNING {quote(pk.column or pk.name)}"
+    tail = f" RETURNING {connection.ops.quote_name(pk.column or pk.name)}"
     size = max(connection.ops.bulk_batch_size(fields, objs), 1)
     with connection.cursor() as cursor:
         for start in range(0, len(objs), size):
             batch = objs[start : start + size]
-            params = [
-                f.get_db_prep_save(f.pre_save(obj, True), connection)
-                for obj in batch
-                for f in fields
-            ]
+            params = [value for obj in batch for value in _row(obj, fields, connection)]
             cursor.execute(head + ", ".join([row] * len(batch)) + tail, params)
             for obj, (new_id,) in zip(batch, cursor.fetchall(), strict=True):
                 obj.pk = new_id

@@ -37,6 +37,26 @@ def _person_name(value: Any) -> str:
     return "=".join(groups)
 
 
+def _values(json: dict[str, Any], keyword: str) -> list[Any]:
+    element = json.get(_json_key(keyword))
+    if not element:
+        return []
+    values = element.get("Value") or []
+    if element.get("vr") == "PN":
+        return [_person_name(v) for v in values]
+    return list(values)
+
+
+def _text(json: dict[str, Any], keyword: str, limit: int) -> str:
+    values = _values(json, keyword)
+    text = (
+        values[0]
+        if len(values) == 1 and type(values[0]) is str
+        else "\\".join("" if v is None else str(v) for v in values)
+    )
+    return text.replace("\0", "").strip()[:limit]
+
+
 @dataclass(frozen=True, slots=True)
 class Header:
     """A parsed header: ``ds`` (pydicom, file meta included), ``json``, its DICOM JSON, and
@@ -51,25 +71,13 @@ class Header:
 
     @classmethod
     def of(cls, ds: Dataset) -> Header:
-        header = cls(ds, header_json(ds))
-        return cls(
-            ds,
-            header.json,
-            *(
-                header.text(k, 64)
-                for k in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
-            ),
-        )
+        json = header_json(ds)
+        uids = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+        return cls(ds, json, *(_text(json, k, 64) for k in uids))
 
     def values(self, keyword: str) -> list[Any]:
         """The values of a top-level attribute (PN as strings); [] when absent or empty."""
-        element = self.json.get(_json_key(keyword))
-        if not element:
-            return []
-        values = element.get("Value") or []
-        if element.get("vr") == "PN":
-            return [_person_name(v) for v in values]
-        return list(values)
+        return _values(self.json, keyword)
 
     def first(self, keyword: str) -> Any:
         values = self.values(keyword)
@@ -78,17 +86,7 @@ class Header:
     def text(self, keyword: str, limit: int) -> str:
         """The attribute as text (several values joined by backslashes, as encoded), without
         NULs and outer spaces, cut to ``limit`` characters."""
-        element = self.json.get(_json_key(keyword))
-        if not element:
-            return ""
-        values = element.get("Value")
-        if not values:
-            return ""
-        if len(values) == 1 and type(values[0]) is str:  # the common case, read directly
-            return values[0].replace("\0", "").strip()[:limit]
-        values = self.values(keyword)
-        text = "\\".join("" if v is None else str(v) for v in values)
-        return text.replace("\0", "").strip()[:limit]
+        return _text(self.json, keyword, limit)
 
     def int(self, keyword: str) -> int | None:
         value = self.first(keyword)
