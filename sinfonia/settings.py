@@ -279,6 +279,8 @@ if SINFONIA_HTTPS:
 
 SINFONIA_BLOB_DIR = DATA_DIR / "blobs"
 SINFONIA_TMP_DIR = DATA_DIR / "tmp"
+# A helper process makes empty files and folders ahead for blob writes (storage.reserve).
+SINFONIA_BLOB_RESERVE = os.environ.get("SINFONIA_BLOB_RESERVE", "1") != "0"
 # Derived artefacts of blobs (office documents as PDF), keyed by the source's SHA-256: a cache.
 SINFONIA_PREVIEW_DIR = DATA_DIR / "previews"
 SINFONIA_SOFFICE = os.environ.get("SINFONIA_SOFFICE", "soffice")  # LibreOffice, for previews

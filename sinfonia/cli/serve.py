@@ -25,6 +25,7 @@ from sinfonia.dicom.dimse.server import DEFAULT_AE_TITLE, DEFAULT_PORT, DimseSer
 from sinfonia.resources.services import trash
 from sinfonia.resources.services.tree import ensure_home
 from sinfonia.sftp.server import SftpServer
+from sinfonia.storage import blobstore, reserve
 from sinfonia.transfers.services import operations, uploads
 
 log = logging.getLogger("sinfonia.serve")
@@ -157,6 +158,18 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _start_blob_reserve() -> None:
+    """Have a helper process make blob writes' files and folders ahead (`storage.reserve`)."""
+    folder = blobstore.tmp_dir()
+    if swept := reserve.sweep(folder):
+        log.info("removed %d reserve(s) left by stopped servers", swept)
+    if settings.SINFONIA_BLOB_RESERVE:
+        try:
+            reserve.start(folder)
+        except OSError as exc:  # blob writes make their own files, as without it
+            log.warning("cannot start the blob reserve: %s", exc)
+
+
 def serve(
     host: str,
     port: int,
@@ -210,6 +223,7 @@ def serve(
     )
     server = uvicorn.Server(config)
     _freeze_startup_objects()
+    _start_blob_reserve()
     print(f"Sinfonia: listening on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
     # uvicorn handles SIGINT/SIGTERM (stops accepting, finishes requests) and then raises the
     # signal again for the handler it found; make that one a no-op so that we report the stop
@@ -223,6 +237,7 @@ def serve(
             sftp.stop()
         if dimse is not None:
             dimse.stop()
+        reserve.stop()  # after the servers that write blobs
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("Sinfonia: stopped", flush=True)

@@ -8,6 +8,7 @@ docs/decisions/0002-storage-layout.md.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from django.conf import settings
+
+from sinfonia.storage import reserve
 
 CHUNK = 1024 * 1024
 
@@ -62,8 +65,7 @@ def write_unsynced(chunks: Iterable[bytes]) -> Unsynced:
     """Write ``chunks`` to a new temporary file, hashing them: not yet durable, not in place."""
     digest = hashlib.sha256()
     size = 0
-    tmp = tmp_dir() / f"blob-{secrets.token_hex(8)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp, fd = _new_temporary()
     try:
         try:
             for chunk in chunks:
@@ -78,6 +80,21 @@ def write_unsynced(chunks: Iterable[bytes]) -> Unsynced:
         tmp.unlink(missing_ok=True)
         raise
     return Unsynced(tmp, StoredBytes(sha256=digest.hexdigest(), size=size))
+
+
+def _new_temporary() -> tuple[Path, int]:
+    """A new temporary file, open for writing: an empty one from the reserve where this
+    process keeps one (`storage.reserve`), else made now."""
+    folder = tmp_dir()
+    ahead = reserve.current(folder)
+    path = ahead.take_file() if ahead is not None else None
+    if path is not None:
+        try:
+            return path, os.open(path, os.O_WRONLY)
+        except FileNotFoundError:  # removed under us (a hand-made cleanup): make one
+            pass
+    path = folder / f"blob-{secrets.token_hex(8)}"
+    return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
 
 def _settle(tmp: Path, stored: StoredBytes) -> StoredBytes:
@@ -159,8 +176,32 @@ def _place(tmp: Path, sha256: str) -> None:
     if final.exists():
         tmp.unlink()  # identical content is stored once
         return
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, final)
+    try:
+        os.replace(tmp, final)
+    except FileNotFoundError:  # its folder is not there yet
+        if not tmp.exists():
+            raise
+        _make_folder(final.parent)
+        os.replace(tmp, final)
+
+
+def _make_folder(folder: Path) -> None:
+    """Make a blob folder and its parent: each by moving an empty folder of the reserve into
+    place where there is one, else by mkdir. A folder made meanwhile by another writer is
+    fine: moving an empty folder onto an empty one replaces it, onto a full one fails."""
+    ahead = reserve.current(tmp_dir())
+    for level in (folder.parent, folder):
+        if level.is_dir():
+            continue
+        blank = ahead.take_folder() if ahead is not None else None
+        if blank is not None:
+            try:
+                os.rename(blank, level)
+                continue
+            except OSError:
+                with contextlib.suppress(OSError):
+                    blank.rmdir()
+        level.mkdir(parents=True, exist_ok=True)
 
 
 def read_chunks(

@@ -62,6 +62,8 @@ def test_resume_after_the_server_was_killed(server, folder):
 
     # the next PATCH is under way, its first bytes on disk, when the server dies of SIGKILL
     part = server.data / "tmp" / "uploads" / f"{url.rsplit('/', 1)[1]}.part"
+    reserve = server.data / "tmp" / f"reserve-{server.pid}"  # storage.reserve's folder
+    assert reserve.is_dir()
 
     def body() -> Iterator[bytes]:
         for start in range(half, len(data), 256 * 1024):
@@ -74,6 +76,8 @@ def test_resume_after_the_server_was_killed(server, folder):
     assert server.proc is None
 
     server.start()  # same data folder, same port
+    assert not reserve.exists()  # the dead server's reserve is swept; the new one has its own
+    assert (server.data / "tmp" / f"reserve-{server.pid}").is_dir()
     with server.client() as api:
         kept = offset_of(api, url)
         assert half + 4 * MB <= kept < len(data)
