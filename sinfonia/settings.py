@@ -281,6 +281,9 @@ SINFONIA_BLOB_DIR = DATA_DIR / "blobs"
 SINFONIA_TMP_DIR = DATA_DIR / "tmp"
 # A helper process makes empty files and folders ahead for blob writes (storage.reserve).
 SINFONIA_BLOB_RESERVE = os.environ.get("SINFONIA_BLOB_RESERVE", "1") != "0"
+# Helper processes that read STOW-RS instances' headers while the request goes on
+# (dicom.readers; serve only); 0: read them in the request's thread.
+SINFONIA_HEADER_READERS = int(os.environ.get("SINFONIA_HEADER_READERS", "1"))
 # Derived artefacts of blobs (office documents as PDF), keyed by the source's SHA-256: a cache.
 SINFONIA_PREVIEW_DIR = DATA_DIR / "previews"
 SINFONIA_SOFFICE = os.environ.get("SINFONIA_SOFFICE", "soffice")  # LibreOffice, for previews

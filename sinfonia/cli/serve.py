@@ -21,6 +21,7 @@ from sinfonia.accounts.models import User
 from sinfonia.accounts.services.users import generate_password
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import ServiceError
+from sinfonia.dicom import readers
 from sinfonia.dicom.dimse.server import DEFAULT_AE_TITLE, DEFAULT_PORT, DimseServer
 from sinfonia.resources.services import trash
 from sinfonia.resources.services.tree import ensure_home
@@ -170,6 +171,15 @@ def _start_blob_reserve() -> None:
             log.warning("cannot start the blob reserve: %s", exc)
 
 
+def _start_header_readers() -> None:
+    """Have helper processes read STOW-RS headers (`dicom.readers`)."""
+    if settings.SINFONIA_HEADER_READERS > 0:
+        try:
+            readers.start(settings.SINFONIA_HEADER_READERS)
+        except OSError as exc:  # headers are read in the request's thread, as without them
+            log.warning("cannot start the header readers: %s", exc)
+
+
 def serve(
     host: str,
     port: int,
@@ -224,6 +234,7 @@ def serve(
     server = uvicorn.Server(config)
     _freeze_startup_objects()
     _start_blob_reserve()
+    _start_header_readers()
     print(f"Sinfonia: listening on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
     # uvicorn handles SIGINT/SIGTERM (stops accepting, finishes requests) and then raises the
     # signal again for the handler it found; make that one a no-op so that we report the stop
@@ -237,6 +248,7 @@ def serve(
             sftp.stop()
         if dimse is not None:
             dimse.stop()
+        readers.stop()
         reserve.stop()  # after the servers that write blobs
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, BinaryIO
 
+import pydicom
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
+from sinfonia.dicom.pixeldata import FrameError, locate
 from sinfonia.dicom.tags import header_json
 
 
@@ -59,21 +61,33 @@ def _text(json: dict[str, Any], keyword: str, limit: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Header:
-    """A parsed header: ``ds`` (pydicom, file meta included), ``json``, its DICOM JSON, and
-    its four UIDs ("" where missing), asked for at every step of storing an instance."""
+    """A parsed header: ``json``, its DICOM JSON, and the UIDs asked for at every step of
+    storing an instance ("" where missing). Plain data: a header read in a helper process
+    (`dicom.readers`) comes back whole."""
 
-    ds: Dataset
     json: dict[str, Any] = field(repr=False)
     sop_class_uid: str = ""
     sop_instance_uid: str = ""
     study_instance_uid: str = ""
     series_instance_uid: str = ""
+    transfer_syntax_uid: str = ""
 
     @classmethod
     def of(cls, ds: Dataset) -> Header:
+        """The header of ``ds`` (its file meta gives the transfer syntax)."""
         json = header_json(ds)
-        uids = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
-        return cls(ds, json, *(_text(json, k, 64) for k in uids))
+        meta = getattr(ds, "file_meta", None)
+        syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+        return cls(
+            json,
+            sop_class_uid=_text(json, "SOPClassUID", 64),
+            sop_instance_uid=_text(json, "SOPInstanceUID", 64),
+            study_instance_uid=_text(json, "StudyInstanceUID", 64),
+            series_instance_uid=_text(json, "SeriesInstanceUID", 64),
+            transfer_syntax_uid=""
+            if syntax is None
+            else str(syntax).replace("\0", "").strip()[:64],
+        )
 
     def values(self, keyword: str) -> list[Any]:
         """The values of a top-level attribute (PN as strings); [] when absent or empty."""
@@ -105,8 +119,21 @@ class Header:
         except (TypeError, ValueError):
             return None
 
-    @property
-    def transfer_syntax_uid(self) -> str:
-        meta = getattr(self.ds, "file_meta", None)
-        value = meta.get("TransferSyntaxUID") if meta is not None else None
-        return "" if value is None else str(value).replace("\0", "").strip()[:64]
+
+class Unreadable(ValueError):
+    """Bytes that are not a complete, readable DICOM Part 10 file; the message says why."""
+
+
+def read(source: BinaryIO) -> Header:
+    """The header of the Part 10 file ``source`` (an open file, or its bytes in a
+    ``BytesIO``); `Unreadable` unless it is complete, its pixel data included."""
+    try:
+        pixels = locate(source)
+        if pixels is None:
+            source.seek(0)
+            return Header.of(pydicom.dcmread(source))
+        return Header.of(pixels.header)
+    except FrameError as exc:
+        raise Unreadable(f"Incomplete DICOM: {exc}") from exc
+    except Exception as exc:  # pydicom raises many kinds for garbled or truncated data
+        raise Unreadable(f"Not a readable DICOM Part 10 file: {type(exc).__name__}: {exc}") from exc

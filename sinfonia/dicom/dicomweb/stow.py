@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Invalid, NotFound, PermissionDenied, ServiceError
+from sinfonia.dicom import readers
 from sinfonia.dicom.dicomweb import multipart
 from sinfonia.dicom.dicomweb.common import (
     HttpProblem,
@@ -172,10 +173,12 @@ def _small(chunks: Iterator[bytes]) -> tuple[bytes | None, Iterator[bytes]]:
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    """A received part: its bytes in a temporary file and, when small, in memory."""
+    """A received part: its bytes in a temporary file and, when small, in memory, with its
+    header being read meanwhile (`dicom.readers`)."""
 
     written: blobstore.Unsynced
     data: bytes | None
+    reading: readers.Reading | None
 
 
 def _receive(
@@ -187,12 +190,14 @@ def _receive(
     outcome = Outcome(stored=[], failed=[])
     batch: list[_Pending] = []
     size = held = 0
+    readings = readers.Batch()
 
     def flush() -> None:
         nonlocal size, held
         pending = batch[:]
         batch.clear()
         size = held = 0
+        readings.send()  # the last headers: read while the batch is made durable
         try:
             stored = blobstore.settle_all([part.written for part in pending])
         except Exception as exc:
@@ -202,7 +207,9 @@ def _receive(
         for part, bytes_stored in zip(pending, stored, strict=True):
             try:
                 items.append(
-                    store.check_received(bytes_stored, data=part.data, study_instance_uid=study)
+                    store.check_received(
+                        bytes_stored, data=part.data, reading=part.reading, study_instance_uid=study
+                    )
                 )
             except Exception as exc:
                 outcome.failed.append(_failure(exc))
@@ -232,7 +239,8 @@ def _receive(
                     )
                 data, chunks = _small(part10(part.chunks))
                 written = blobstore.write_unsynced([data] if data is not None else chunks)
-                batch.append(_Pending(written, data))
+                reading = readings.submit(data) if data is not None else None
+                batch.append(_Pending(written, data, reading))
                 size += written.stored.size
                 held += len(data) if data is not None else 0
                 if len(batch) >= BATCH or size >= BATCH_BYTES or held >= HELD:

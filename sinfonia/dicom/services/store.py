@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import BinaryIO
 
 import pydicom
 
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Invalid, ServiceError
+from sinfonia.dicom import readers
 from sinfonia.dicom.errors import DicomError
-from sinfonia.dicom.header import Header
-from sinfonia.dicom.pixeldata import FrameError, locate
+from sinfonia.dicom.header import Header, Unreadable, read
 from sinfonia.dicom.services.ingest import (
     Ingested,
     Received,
@@ -90,20 +89,19 @@ def read_uids(stored: blobstore.StoredBytes) -> tuple[str, str]:
         return "", ""
 
 
-def _header(source: BinaryIO) -> Header:
+def _header(
+    stored: blobstore.StoredBytes, data: bytes | None, reading: readers.Reading | None
+) -> Header:
     """The parsed header; Invalid(CORRUPT) unless the bytes are a complete Part 10 file."""
     try:
-        pixels = locate(source)
-        if pixels is None:
-            source.seek(0)
-            return Header.of(pydicom.dcmread(source))
-        return Header.of(pixels.header)
-    except FrameError as exc:
-        raise Invalid(DicomError.CORRUPT, f"Incomplete DICOM: {exc}") from exc
-    except Exception as exc:  # pydicom raises many kinds for garbled or truncated data
-        raise Invalid(
-            DicomError.CORRUPT, f"Not a readable DICOM Part 10 file: {type(exc).__name__}: {exc}"
-        ) from exc
+        if reading is not None:
+            return reading.header()
+        if data is not None:
+            return read(io.BytesIO(data))
+        with open(blobstore.blob_path(stored.sha256), "rb") as fh:
+            return read(fh)
+    except Unreadable as exc:
+        raise Invalid(DicomError.CORRUPT, str(exc)) from exc
 
 
 def _refused(exc: BaseException, stored: blobstore.StoredBytes, header: Header | None) -> None:
@@ -122,22 +120,20 @@ def check_received(
     stored: blobstore.StoredBytes,
     *,
     data: bytes | None = None,
+    reading: readers.Reading | None = None,
     study_instance_uid: str | None = None,
 ) -> Received:
     """Read and check the header of bytes a transport streamed into the blob store, ready for
     `store_batch`; ``data``: those bytes, when the transport still has them in memory (then
-    the stored file is not read again). The bytes are discarded again when they are refused.
+    the stored file is not read again); ``reading``: their header, already being read in a
+    helper (`dicom.readers.submit`). The bytes are discarded again when they are refused.
 
     Errors: Invalid (CORRUPT, MISSING_UID, STUDY_MISMATCH); their ``details`` name the
     ``sop_class_uid`` and ``sop_instance_uid`` as far as they could be read.
     """
     header: Header | None = None
     try:
-        if data is not None:
-            header = _header(io.BytesIO(data))
-        else:
-            with open(blobstore.blob_path(stored.sha256), "rb") as fh:
-                header = _header(fh)
+        header = _header(stored, data, reading)
         study = header.study_instance_uid
         if not (all(uids_of(header)) and study and header.series_instance_uid):
             raise Invalid(
