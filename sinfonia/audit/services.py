@@ -57,6 +57,8 @@ def record_many(
 ) -> None:
     """`record` for many events of one action at once, (node, path, detail) each: one insert
     for a batch (a STOW-RS request storing many files), in the current transaction."""
+    if actor.read_only and not is_read_action(action):
+        actor.require_write()
     bulk.insert(
         [
             AuditEvent(

@@ -17,6 +17,7 @@ from pydicom.uid import generate_uid
 
 from sinfonia.accounts.models import User
 from sinfonia.dicom.models import Instance
+from sinfonia.resources.models import Kind, Node
 from tests.dicom.dicomweb_helpers import (
     BASE,
     STOW_TYPE,
@@ -248,6 +249,28 @@ def test_a_large_stow_request_is_indexed_in_few_queries_with_an_audit_event_per_
     again = ok_stow(dw, parts[:5])
     assert len(again[REFERENCED]["Value"]) == 5
     assert Instance.objects.count() == 121
+
+
+def test_a_series_that_cannot_be_filed_costs_the_others_nothing(dw, alice):
+    from sinfonia.core.context import Actor
+    from sinfonia.resources.services import tree
+
+    ok_stow(dw, [encode(ds) for ds in ct_series(1, patient_id="F-0")])  # the DICOM folder
+    dicom = Node.objects.get(name="DICOM", parent__home_of=alice)
+    tree.create_fileset(Actor(user=alice, channel="test"), dicom, "F-1")  # holds the name
+    parts = [
+        encode(ds)
+        for patient in ("F-1", "F-2")
+        for ds in ct_series(3, patient_id=patient, series_number=1)
+    ]
+    response = stow(dw, parts)
+    assert response.status_code == 202
+    body = json.loads(response.content)
+    assert len(body[REFERENCED]["Value"]) == 3 and len(body[FAILED]["Value"]) == 3
+    assert "F-1" in response["Warning"] and "is a fileset" in response["Warning"]
+    filed = Node.objects.get(parent=dicom, name="F-2")
+    assert Node.objects.filter(parent__parent=filed, kind=Kind.FILESET).count() == 1
+    assert Instance.objects.count() == 4
 
 
 def _leftovers() -> list[str]:

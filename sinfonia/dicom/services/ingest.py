@@ -369,7 +369,7 @@ def ingest_instances(
     row; should it fail (a concurrent writer took a name, say), each instance is tried again
     on its own, so one bad instance never costs the others their place.
     """
-    from sinfonia.dicom.services.organise import Known, series_fileset
+    from sinfonia.dicom.services.organise import series_filesets
     from sinfonia.resources.services.files import NewFile, register_files
 
     results: list[Ingested | Exception | None] = [None] * len(received)
@@ -385,26 +385,23 @@ def ingest_instances(
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
 
-    targets: dict[str, Node | Exception] = {}  # Series Instance UID -> its fileset
-    folders: Known = {}  # Patient and Study folders met while filing this batch
     placed: list[tuple[int, Node, str]] = []  # (index, fileset, file name)
+    filable: list[int] = []
     for i, item in enumerate(received):
         try:
-            _, series_uid, _ = instance_uids(item.header)
-            target = targets.get(series_uid)
-            if target is None:
-                try:
-                    target = series_fileset(
-                        actor, parent, item.header, organise=organise, known=folders
-                    )
-                except ServiceError as exc:
-                    target = exc
-                targets[series_uid] = target
-            if isinstance(target, Exception):
-                raise target
-            placed.append((i, target, instance_name(item.header)))
+            instance_uids(item.header)
+            filable.append(i)
         except ServiceError as exc:
             results[i] = exc
+    targets = series_filesets(
+        actor, parent, [received[i].header for i in filable], organise=organise
+    )
+    for i in filable:
+        target = targets[received[i].header.series_instance_uid]
+        if isinstance(target, Exception):
+            results[i] = target
+        else:
+            placed.append((i, target, instance_name(received[i].header)))
     existing: dict[tuple[int, str], Node] = {}
     if placed:
         there = Node.objects.filter(

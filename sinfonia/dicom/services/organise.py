@@ -8,8 +8,10 @@ import re
 from collections import OrderedDict
 from typing import Any
 
+from django.db import transaction
+
 from sinfonia.core.context import Actor
-from sinfonia.core.errors import Conflict, Invalid
+from sinfonia.core.errors import Conflict, Invalid, ServiceError
 from sinfonia.core.names import clean_name
 from sinfonia.dicom.header import Header
 from sinfonia.dicom.models import Instance
@@ -101,33 +103,105 @@ _RECENT: OrderedDict[tuple[int, str, bool], int] = OrderedDict()
 _RECENT_SIZE = 512
 
 
-def series_fileset(
-    actor: Actor, parent: Node, header: Header, *, organise: bool, known: Known | None = None
+def _cached(parent: Node, uids: list[str], organise: bool) -> dict[str, Node]:
+    """The recently used series filesets of ``uids`` (`_RECENT`) that are still there, not
+    deleted and still below ``parent`` (one may have been moved away): one query."""
+    ids = {
+        cached: uid
+        for uid in uids
+        if (cached := _RECENT.get((parent.id, uid, organise))) is not None
+    }
+    if not ids:
+        return {}
+    found = Node.objects.filter(
+        pk__in=ids, kind=Kind.FILESET, in_trash=False, ancestry__startswith=parent.subtree_prefix
+    )
+    out = {}
+    for node in found:
+        out[ids[node.id]] = node
+        _RECENT.move_to_end((parent.id, ids[node.id], organise))
+    return out
+
+
+def _remember(parent: Node, uid: str, organise: bool, fileset: Node) -> None:
+    _RECENT[(parent.id, uid, organise)] = fileset.id
+    if len(_RECENT) > _RECENT_SIZE:
+        _RECENT.popitem(last=False)
+
+
+def _file_one(
+    actor: Actor, parent: Node, names: tuple[str, str, str], organise: bool, known: Known
 ) -> Node:
-    """Where a received instance goes: ``parent`` itself when it is a fileset; else the
-    series fileset, below Patient/Study folders when ``organise``. ``known``: the folders a
-    caller filing a batch of instances has met so far (see `_child`)."""
-    if parent.kind == Kind.FILESET:
-        return parent
-    key = (parent.id, header.series_instance_uid, organise)
-    if (cached := _RECENT.get(key)) is not None:
-        # Still there, not deleted, still below ``parent`` (it may have been moved away).
-        found = Node.objects.filter(
-            pk=cached, kind=Kind.FILESET, in_trash=False, ancestry__startswith=parent.subtree_prefix
-        ).first()
-        if found is not None:
-            _RECENT.move_to_end(key)
-            return found
-    patient, study, series = names_for({k: header.text(k, 1024) for k in _NAMING_KEYS})
+    """The series fileset of one series, child by child (safe against racing twins)."""
+    patient, study, series = names
     here = parent
     if organise:
         patient_folder = _child(actor, here, Kind.FOLDER, patient, known)
         here = _child(actor, patient_folder, Kind.FOLDER, study, known)
-    fileset = _child(actor, here, Kind.FILESET, series)
-    _RECENT[key] = fileset.id
-    if len(_RECENT) > _RECENT_SIZE:
-        _RECENT.popitem(last=False)
-    return fileset
+    return _child(actor, here, Kind.FILESET, series)
+
+
+def _file_all(
+    actor: Actor, parent: Node, names: dict[str, tuple[str, str, str]], organise: bool
+) -> dict[str, Node]:
+    """The series filesets of all ``names`` (Series Instance UID -> names), level by level
+    in a few queries (`tree.find_or_create_children`); all or nothing."""
+    with transaction.atomic():
+        if not organise:
+            made = tree.find_or_create_children(
+                actor, [(parent, Kind.FILESET, series) for _, _, series in names.values()]
+            )
+            return {uid: made[(parent.id, series)] for uid, (_, _, series) in names.items()}
+        patients = tree.find_or_create_children(
+            actor, [(parent, Kind.FOLDER, patient) for patient, _, _ in names.values()]
+        )
+        patient_of = {uid: patients[(parent.id, p)] for uid, (p, _, _) in names.items()}
+        studies = tree.find_or_create_children(
+            actor, [(patient_of[uid], Kind.FOLDER, study) for uid, (_, study, _) in names.items()]
+        )
+        study_of = {uid: studies[(patient_of[uid].id, s)] for uid, (_, s, _) in names.items()}
+        filesets = tree.find_or_create_children(
+            actor, [(study_of[uid], Kind.FILESET, se) for uid, (_, _, se) in names.items()]
+        )
+        return {uid: filesets[(study_of[uid].id, se)] for uid, (_, _, se) in names.items()}
+
+
+def series_filesets(
+    actor: Actor, parent: Node, headers: list[Header], *, organise: bool
+) -> dict[str, Node | ServiceError]:
+    """Where received instances go, by Series Instance UID: ``parent`` itself when it is a
+    fileset; else each series' fileset, below Patient/Study folders when ``organise``, found
+    or created. A series that cannot be filed (a name held by a file, no write access) gets
+    the error instead; the others are filed all the same."""
+    if parent.kind == Kind.FILESET:
+        return {h.series_instance_uid: parent for h in headers}
+    names: dict[str, tuple[str, str, str]] = {}
+    for header in headers:
+        if header.series_instance_uid not in names:
+            values = {k: header.text(k, 1024) for k in _NAMING_KEYS}
+            names[header.series_instance_uid] = names_for(values)
+    out: dict[str, Node | ServiceError] = {}
+    out.update(_cached(parent, list(names), organise))
+    todo = {uid: n for uid, n in names.items() if uid not in out}
+    if not todo:
+        return out
+    try:
+        filed = _file_all(actor, parent, todo, organise)
+    except ServiceError:  # an exception to the rule, or a racing twin: series by series
+        known: Known = {}
+        for uid, series_names in todo.items():
+            try:
+                fileset = _file_one(actor, parent, series_names, organise, known)
+            except ServiceError as exc:
+                out[uid] = exc
+            else:
+                _remember(parent, uid, organise, fileset)
+                out[uid] = fileset
+        return out
+    for uid, fileset in filed.items():
+        _remember(parent, uid, organise, fileset)
+        out[uid] = fileset
+    return out
 
 
 def organise_file(actor: Actor, node: Node, root: Node) -> Node:
