@@ -9,16 +9,22 @@ through each field's ``pre_save`` and ``get_db_prep_save`` exactly as in ``bulk_
 defaults, ``auto_now_add`` and JSON adaptation behave the same. Like ``bulk_create``, no
 signals are sent and ``save()`` is not called; unlike it, `insert` leaves the objects' primary
 keys unset.
+
+Rows of a batch share their values: a value equal to the one in the row before is prepared
+once (the kind, parent, creator, ``{}`` of most rows), and the ``auto_now`` / ``auto_now_add``
+timestamps of one call are one moment, set on every object as ``pre_save`` would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import Field, Model
+from django.db.models import DateTimeField, Field, Model
 from django.db.models.constants import OnConflict
+from django.utils import timezone
 
 
 def _fields(model: type[Model]) -> list[Field[Any, Any]]:
@@ -42,8 +48,58 @@ def _plan(objs: Sequence[Model]) -> tuple[type[Model], Any, list[Field[Any, Any]
     return model, connection, fields, f"{quote(model._meta.db_table)} ({columns})"
 
 
-def _row(obj: Model, fields: list[Field[Any, Any]], connection: Any) -> list[Any]:
-    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+# Values whose equality means the same prepared value. Not datetimes (one equal in another
+# time zone is written otherwise), floats (-0.0 == 0.0), nor full JSON ({"a": 1} == {"a": True}).
+_SHAREABLE = frozenset({str, int, bool, type(None)})
+_UNSET = object()
+
+
+def _shareable(value: Any) -> bool:
+    kind = type(value)
+    return kind in _SHAREABLE or isinstance(value, Enum) or (kind in (dict, list) and not value)
+
+
+class _Rows:
+    """Prepares the rows of one batch: `_row` with what consecutive rows share done once."""
+
+    def __init__(self, fields: list[Field[Any, Any]], connection: Any) -> None:
+        self.fields = fields
+        self.connection = connection
+        self.now: Any = None
+        # 0: pre_save reads the attribute; 1: a DateTimeField's auto_now(_add); 2: other
+        self.how = [
+            1
+            if type(f).pre_save is DateTimeField.pre_save
+            and (getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))
+            else 0
+            if type(f).pre_save is Field.pre_save
+            else 2
+            for f in fields
+        ]
+        self.last: list[Any] = [_UNSET] * len(fields)
+        self.prepared: list[Any] = [None] * len(fields)
+
+    def row(self, obj: Model) -> list[Any]:
+        out = []
+        for i, field in enumerate(self.fields):
+            how = self.how[i]
+            if how == 0:
+                value = getattr(obj, field.attname)
+            elif how == 1:
+                if self.now is None:
+                    self.now = timezone.now()
+                value = self.now
+                setattr(obj, field.attname, value)
+            else:
+                value = field.pre_save(obj, True)
+            last = self.last[i]
+            if type(value) is type(last) and value == last and _shareable(value):
+                out.append(self.prepared[i])
+                continue
+            prepared = field.get_db_prep_save(value, self.connection)
+            self.last[i], self.prepared[i] = value, prepared
+            out.append(prepared)
+        return out
 
 
 def insert(objs: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
@@ -71,7 +127,8 @@ def insert(objs: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
         if part
     )
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [_row(obj, fields, connection) for obj in objs])
+        rows = _Rows(fields, connection)
+        cursor.executemany(sql, [rows.row(obj) for obj in objs])
 
 
 def insert_returning_ids(objs: Sequence[Model]) -> None:
@@ -91,10 +148,11 @@ def insert_returning_ids(objs: Sequence[Model]) -> None:
     row = f"({', '.join(['%s'] * len(fields))})"
     tail = f" RETURNING {connection.ops.quote_name(pk.column or pk.name)}"
     size = max(connection.ops.bulk_batch_size(fields, objs), 1)
+    rows = _Rows(fields, connection)
     with connection.cursor() as cursor:
         for start in range(0, len(objs), size):
             batch = objs[start : start + size]
-            params = [value for obj in batch for value in _row(obj, fields, connection)]
+            params = [value for obj in batch for value in rows.row(obj)]
             cursor.execute(head + ", ".join([row] * len(batch)) + tail, params)
             for obj, (new_id,) in zip(batch, cursor.fetchall(), strict=True):
                 obj.pk = new_id

@@ -73,3 +73,27 @@ def test_insert_returning_ids_sets_each_objects_id_in_order():
     ids = [e.pk for e in events_]
     assert ids == sorted(ids) and len(set(ids)) == 3
     assert [AuditEvent.objects.get(pk=i).path for i in ids] == [e.path for e in events_]
+
+
+def test_values_rows_share_are_prepared_once_and_stay_right():
+    """Consecutive rows that share a value get it prepared once; rows that differ keep theirs,
+    whatever the type (1 and True, "" and None, {} and {"a": 1}); auto_now_add is one moment,
+    set on each object as ``save()`` would."""
+    details: list[dict[str, Any]] = [{}, {}, {"a": 1}, {"a": True}, {}, {"a": True}]
+    users = ["alice", "alice", "", "bob", "bob", "alice"]
+    made = [
+        AuditEvent(username=u, action="shared", path=f"/p{n % 2}", channel="api", detail=d)
+        for n, (u, d) in enumerate(zip(users, details, strict=True))
+    ]
+    bulk.insert(made)
+    stored = list(
+        AuditEvent.objects.filter(action="shared")
+        .order_by("id")
+        .values_list("username", "path", "detail", "at")
+    )
+    assert [(u, p, d) for u, p, d, _ in stored] == [
+        (u, f"/p{n % 2}", d) for n, (u, d) in enumerate(zip(users, details, strict=True))
+    ]
+    assert stored[3][2]["a"] is True and stored[2][2]["a"] == 1 and stored[2][2]["a"] is not True
+    assert len({at for *_, at in stored}) == 1
+    assert all(e.at == stored[0][3] for e in made)

@@ -79,47 +79,54 @@ class Indexed:
     conflict: bool
 
 
-def _new_series(
-    header: Header, study_uid: str, series_uid: str, studies: dict[str, Study] | None = None
-) -> Series:
-    """The Series row of a series seen for the first time, with its Patient and Study rows
-    (``studies``: those a batch already has, by Study Instance UID)."""
-    study = studies.get(study_uid) if studies is not None else None
+def _patient_values(header: Header) -> dict[str, Any]:
     text = header.text
-    if study is None:
-        patient, _ = Patient.objects.get_or_create(
-            patient_id=text("PatientID", 64),
-            issuer=text("IssuerOfPatientID", 64),
-            defaults={
-                "patient_name": text("PatientName", 324),
-                "birth_date": text("PatientBirthDate", 8),
-                "sex": text("PatientSex", 16),
-            },
-        )
-        study, _ = Study.objects.get_or_create(
-            study_instance_uid=study_uid,
-            defaults={
-                "patient": patient,
-                "study_date": text("StudyDate", 8),
-                "study_time": text("StudyTime", 16),
-                "accession_number": text("AccessionNumber", 16),
-                "study_id": text("StudyID", 16),
-                "study_description": text("StudyDescription", 64),
-                "referring_physician_name": text("ReferringPhysicianName", 324),
-            },
-        )
-        if studies is not None:
-            studies[study_uid] = study
+    return {
+        "patient_name": text("PatientName", 324),
+        "birth_date": text("PatientBirthDate", 8),
+        "sex": text("PatientSex", 16),
+    }
+
+
+def _study_values(header: Header) -> dict[str, Any]:
+    text = header.text
+    return {
+        "study_date": text("StudyDate", 8),
+        "study_time": text("StudyTime", 16),
+        "accession_number": text("AccessionNumber", 16),
+        "study_id": text("StudyID", 16),
+        "study_description": text("StudyDescription", 64),
+        "referring_physician_name": text("ReferringPhysicianName", 324),
+    }
+
+
+def _series_values(header: Header) -> dict[str, Any]:
+    text = header.text
+    return {
+        "modality": text("Modality", 16),
+        "series_number": header.int("SeriesNumber"),
+        "series_description": text("SeriesDescription", 64),
+        "body_part_examined": text("BodyPartExamined", 16),
+        "series_date": text("SeriesDate", 8),
+    }
+
+
+def _patient_key(header: Header) -> tuple[str, str]:
+    """(Patient ID, Issuer of Patient ID): what tells patients apart."""
+    return header.text("PatientID", 64), header.text("IssuerOfPatientID", 64)
+
+
+def _new_series(header: Header, study_uid: str, series_uid: str) -> Series:
+    """The Series row of a series seen for the first time, with its Patient and Study rows."""
+    patient_id, issuer = _patient_key(header)
+    patient, _ = Patient.objects.get_or_create(
+        patient_id=patient_id, issuer=issuer, defaults=_patient_values(header)
+    )
+    study, _ = Study.objects.get_or_create(
+        study_instance_uid=study_uid, defaults={"patient": patient, **_study_values(header)}
+    )
     series, _ = Series.objects.get_or_create(
-        series_instance_uid=series_uid,
-        defaults={
-            "study": study,
-            "modality": text("Modality", 16),
-            "series_number": header.int("SeriesNumber"),
-            "series_description": text("SeriesDescription", 64),
-            "body_part_examined": text("BodyPartExamined", 16),
-            "series_date": text("SeriesDate", 8),
-        },
+        series_instance_uid=series_uid, defaults={"study": study, **_series_values(header)}
     )
     return series
 
@@ -166,6 +173,46 @@ def index_dataset(node: Node, ds: Dataset) -> Indexed:
     return Indexed(instance=instance, duplicates=[f for f, _ in dupes], conflict=conflict)
 
 
+def _create_series(firsts: dict[str, Header]) -> dict[str, Series]:
+    """The Series rows of series seen for the first time (``firsts``: the first header of each,
+    by Series Instance UID), with the Study and Patient rows above them found or created: the
+    batch form of `_new_series`, a few queries for all. A row made meanwhile by a concurrent
+    writer raises IntegrityError (the caller then indexes instance by instance)."""
+    by_study: dict[str, Header] = {}
+    for header in firsts.values():
+        by_study.setdefault(header.study_instance_uid, header)
+    studies = {
+        s.study_instance_uid: s for s in Study.objects.filter(study_instance_uid__in=by_study)
+    }
+    new_studies = {uid: h for uid, h in by_study.items() if uid not in studies}
+    if new_studies:
+        keys = {_patient_key(h): h for h in new_studies.values()}
+        patients = {
+            (p.patient_id, p.issuer): p
+            for p in Patient.objects.filter(patient_id__in={pid for pid, _ in keys})
+            if (p.patient_id, p.issuer) in keys
+        }
+        made_patients = [
+            Patient(patient_id=pid, issuer=issuer, **_patient_values(h))
+            for (pid, issuer), h in keys.items()
+            if (pid, issuer) not in patients
+        ]
+        bulk.insert_returning_ids(made_patients)
+        patients.update(((p.patient_id, p.issuer), p) for p in made_patients)
+        made_studies = [
+            Study(study_instance_uid=uid, patient=patients[_patient_key(h)], **_study_values(h))
+            for uid, h in new_studies.items()
+        ]
+        bulk.insert_returning_ids(made_studies)
+        studies.update((s.study_instance_uid, s) for s in made_studies)
+    made = [
+        Series(series_instance_uid=uid, study=studies[h.study_instance_uid], **_series_values(h))
+        for uid, h in firsts.items()
+    ]
+    bulk.insert_returning_ids(made)
+    return {s.series_instance_uid: s for s in made}
+
+
 def _index_new(files: list[tuple[Node, Header]]) -> None:
     """Index freshly registered files (nothing to refresh) in bulk, with their IndexState:
     the batch form of `index_dataset` for `ingest_instances`."""
@@ -174,14 +221,16 @@ def _index_new(files: list[tuple[Node, Header]]) -> None:
     series_by_uid = {
         s.series_instance_uid: s for s in Series.objects.filter(series_instance_uid__in=wanted)
     }
-    instances = []
-    studies: dict[str, Study] = {}
-    for (node, header), (study_uid, series_uid, sop_uid) in zip(files, uids, strict=True):
-        series = series_by_uid.get(series_uid)
-        if series is None:  # the first instance of its series: create the rows above it
-            series = _new_series(header, study_uid, series_uid, studies)
-            series_by_uid[series_uid] = series
-        instances.append(Instance(file=node, **_instance_values(header, series, sop_uid)))
+    firsts: dict[str, Header] = {}
+    for (_, header), (_, series_uid, _) in zip(files, uids, strict=True):
+        if series_uid not in series_by_uid:  # the first instances of their series
+            firsts.setdefault(series_uid, header)
+    if firsts:
+        series_by_uid.update(_create_series(firsts))
+    instances = [
+        Instance(file=node, **_instance_values(header, series_by_uid[series_uid], sop_uid))
+        for (node, header), (_, series_uid, sop_uid) in zip(files, uids, strict=True)
+    ]
     bulk.insert(instances)
     holders: dict[str, list[tuple[int, str | None]]] = {}
     sops = list({sop for *_, sop in uids})
