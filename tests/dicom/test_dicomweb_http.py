@@ -744,3 +744,15 @@ def test_every_retrieve_is_audited_once(dw):
     assert {e.channel for e in events} == {"dicomweb"}
     assert all(e.username == "alice" and e.detail["study"] == CT_STUDY for e in events)
     assert events[0].path.startswith("/~alice/DICOM/1CT1/")
+
+
+def test_instance_urls_are_the_reversed_ones():
+    from django.test import RequestFactory
+
+    from sinfonia.dicom.dicomweb.common import instance_urls, url
+
+    request = RequestFactory().post(f"{BASE}/studies", HTTP_HOST="testserver")
+    make = instance_urls(request)
+    for uids in [(CT_STUDY, CT_SERIES, CT_SOP), ("1.2 3", "x~y:z", "(é)@1@?#%")]:
+        assert make(*uids) == url(request, "instance", *uids)
+    assert make("a/b", "1", "2").endswith("/studies/a%2Fb/series/1/instances/2")

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
+from urllib.parse import quote
 
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
+from django.utils.http import RFC3986_SUBDELIMS
 from django.views.decorators.csrf import csrf_exempt
 
 from sinfonia.accounts.models import User
@@ -201,6 +203,24 @@ def multipart_ranges(request: HttpRequest, default_part: str) -> list[MediaType]
 def url(request: HttpRequest, name: str, *uids: str) -> str:
     """The absolute URL of a DICOMweb resource (for Retrieve URL (0008,1190) and BulkDataURI)."""
     return request.build_absolute_uri(reverse(f"dicomweb:{name}", args=uids))
+
+
+def instance_urls(request: HttpRequest) -> Callable[[str, str, str], str]:
+    """`url` of instances (study, series, SOP Instance UID), for answers that name many: the
+    route is reversed once and the UIDs put in its place, quoted as `reverse` quotes them
+    (reversing costs about 40 µs a URL, 4 ms for a STOW-RS request of 100 instances)."""
+    head, rest = url(request, "instance", "@1@", "@2@", "@3@").split("@1@")
+    between, rest = rest.split("@2@")
+    before, tail = rest.split("@3@")
+
+    def make(study: str, series: str, sop: str) -> str:
+        return f"{head}{_quote(study)}{between}{_quote(series)}{before}{_quote(sop)}{tail}"
+
+    return make
+
+
+def _quote(segment: str) -> str:
+    return quote(segment, safe=RFC3986_SUBDELIMS + "~:@")
 
 
 def service_root(request: HttpRequest) -> str:

@@ -62,6 +62,8 @@ class Reader:
 
     Each part's content is an iterator of chunks; it must be consumed (or is skipped) before
     the next part is asked for. At most about ``READ`` bytes plus the boundary are buffered.
+    The buffer is read from a position (``_at``) rather than cut after each step: cutting
+    copied what was left of it, up to ``READ`` bytes, several times for every small part.
     """
 
     def __init__(self, read: Callable[[int], bytes], boundary: str) -> None:
@@ -71,8 +73,12 @@ class Reader:
         self._delimiter = CRLF + b"--" + boundary.encode("latin-1")
         # A CRLF in front lets the first delimiter, at the very start, be found like the others.
         self._buffer = CRLF
+        self._at = 0
         self._eof = False
         self._done = False
+
+    def _left(self) -> int:
+        return len(self._buffer) - self._at
 
     def _fill(self) -> bool:
         if self._eof:
@@ -81,43 +87,44 @@ class Reader:
         if not data:
             self._eof = True
             return False
-        self._buffer += data
+        self._buffer = self._buffer[self._at :] + data
+        self._at = 0
         return True
 
     def _skip_to_delimiter(self) -> None:
         """Drop everything up to and including the next delimiter (the preamble)."""
-        while (at := self._buffer.find(self._delimiter)) < 0:
-            keep = len(self._delimiter) - 1
-            self._buffer = self._buffer[-keep:]
+        while (at := self._buffer.find(self._delimiter, self._at)) < 0:
+            self._at = max(self._at, len(self._buffer) - (len(self._delimiter) - 1))
             if not self._fill():
                 raise MultipartError("No part with the announced boundary was found.")
-        self._buffer = self._buffer[at + len(self._delimiter) :]
+        self._at = at + len(self._delimiter)
 
     def _after_delimiter(self) -> bool:
         """After a delimiter: True when a part follows, False at the close delimiter."""
-        while len(self._buffer) < 2 and self._fill():
+        while self._left() < 2 and self._fill():
             pass
-        if self._buffer.startswith(b"--"):
+        if self._buffer.startswith(b"--", self._at):
             self._done = True
             return False
-        while (end := self._buffer.find(CRLF)) < 0:  # transport padding, then CRLF
-            if len(self._buffer) > MAX_HEADER or not self._fill():
+        while (end := self._buffer.find(CRLF, self._at)) < 0:  # transport padding, then CRLF
+            if self._left() > MAX_HEADER or not self._fill():
                 raise MultipartError("A multipart delimiter is not followed by a line end.")
-        if self._buffer[:end].strip(b" \t"):
+        if self._buffer[self._at : end].strip(b" \t"):
             raise MultipartError("Unexpected text after a multipart delimiter.")
-        self._buffer = self._buffer[end + 2 :]
+        self._at = end + 2
         return True
 
     def _headers(self) -> dict[str, str]:
-        while len(self._buffer) < 2 and self._fill():
+        while self._left() < 2 and self._fill():
             pass
-        if self._buffer.startswith(CRLF):  # a part without headers
-            self._buffer = self._buffer[2:]
+        if self._buffer.startswith(CRLF, self._at):  # a part without headers
+            self._at += 2
             return {}
-        while (end := self._buffer.find(CRLF + CRLF)) < 0:
-            if len(self._buffer) > MAX_HEADER or not self._fill():
+        while (end := self._buffer.find(CRLF + CRLF, self._at)) < 0:
+            if self._left() > MAX_HEADER or not self._fill():
                 raise MultipartError("A multipart part's headers do not end.")
-        block, self._buffer = self._buffer[:end], self._buffer[end + 4 :]
+        block = self._buffer[self._at : end]
+        self._at = end + 4
         headers = {}
         for line in block.decode("latin-1").split("\r\n"):
             name, sep, value = line.partition(":")
@@ -129,15 +136,16 @@ class Reader:
     def _content(self) -> Iterator[bytes]:
         keep = len(self._delimiter) - 1
         while True:
-            at = self._buffer.find(self._delimiter)
+            at = self._buffer.find(self._delimiter, self._at)
             if at >= 0:
-                if at:
-                    yield self._buffer[:at]
-                self._buffer = self._buffer[at + len(self._delimiter) :]
+                if at > self._at:
+                    yield self._buffer[self._at : at]
+                self._at = at + len(self._delimiter)
                 return
-            if len(self._buffer) > keep:
-                yield self._buffer[:-keep]
-                self._buffer = self._buffer[-keep:]
+            if self._left() > keep:
+                end = len(self._buffer) - keep
+                yield self._buffer[self._at : end]
+                self._at = end
             if not self._fill():
                 raise MultipartError("The body ends inside a part (no closing boundary).")
 

@@ -27,6 +27,7 @@ from sinfonia.dicom.dicomweb.common import (
     HttpProblem,
     bad_request,
     endpoint,
+    instance_urls,
     json_response,
     parse_media_type,
     service_root,
@@ -270,6 +271,7 @@ def _response(request: HttpRequest, outcome: Outcome, study: str | None) -> Http
     body.update([element("RetrieveURL", url(request, "study", study_url) if study_url else None)])
     if outcome.stored:
         items = []
+        instance_url = instance_urls(request)
         for s in outcome.stored:
             item = dict(
                 [
@@ -277,12 +279,8 @@ def _response(request: HttpRequest, outcome: Outcome, study: str | None) -> Http
                     element("ReferencedSOPInstanceUID", s.sop_instance_uid),
                     element(
                         "RetrieveURL",
-                        url(
-                            request,
-                            "instance",
-                            s.study_instance_uid,
-                            s.series_instance_uid,
-                            s.sop_instance_uid,
+                        instance_url(
+                            s.study_instance_uid, s.series_instance_uid, s.sop_instance_uid
                         ),
                     ),
                 ]
