@@ -76,16 +76,17 @@ def _read_all(datas: list[bytes]) -> list[Header | str]:
 class _Chunk:
     """Instances' bytes handed to a helper together, and what came back."""
 
-    __slots__ = ("datas", "future", "pool", "results")
+    __slots__ = ("datas", "future", "here", "pool", "results")
 
     def __init__(self) -> None:
         self.datas: list[bytes] = []
         self.future: Future[list[Header | str]] | None = None
         self.pool: ProcessPoolExecutor | None = None
         self.results: list[Header | str] | None = None
+        self.here = False  # read in the caller's thread (the helper died over it)
 
     def send(self) -> None:
-        if self.future is not None or self.results is not None:
+        if self.future is not None or self.results is not None or self.here:
             return
         pool = self.pool = _pool
         if pool is not None:
@@ -105,6 +106,7 @@ class _Chunk:
                 self.results = [message] * len(self.datas)
             except BrokenProcessPool:
                 _replace(self.pool)  # a helper died (killed, out of memory): read them here
+                self.here = True
         return None if self.results is None else self.results[index]
 
 

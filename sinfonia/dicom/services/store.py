@@ -126,7 +126,7 @@ def check_received(
     """Read and check the header of bytes a transport streamed into the blob store, ready for
     `store_batch`; ``data``: those bytes, when the transport still has them in memory (then
     the stored file is not read again); ``reading``: their header, already being read in a
-    helper (`dicom.readers.submit`). The bytes are discarded again when they are refused.
+    helper (`dicom.readers.Batch.submit`). The bytes are discarded again when they are refused.
 
     Errors: Invalid (CORRUPT, MISSING_UID, STUDY_MISMATCH); their ``details`` name the
     ``sop_class_uid`` and ``sop_instance_uid`` as far as they could be read.
