@@ -59,18 +59,21 @@ def record_many(
     for a batch (a STOW-RS request storing many files), in the current transaction."""
     if actor.read_only and not is_read_action(action):
         actor.require_write()
-    bulk.insert(
+    user_id = actor.user.pk if actor.user is not None else None
+    username, channel, client = actor.username, actor.channel, actor.client[:255]
+    bulk.insert_values(
+        AuditEvent,
         [
-            AuditEvent(
-                user=actor.user,
-                username=actor.username,
-                action=action,
-                node=node,
-                path=path,
-                channel=actor.channel,
-                client=actor.client[:255],
-                detail=detail,
-            )
+            {
+                "user_id": user_id,
+                "username": username,
+                "action": action,
+                "node_id": node.pk if node is not None else None,
+                "path": path,
+                "channel": channel,
+                "client": client,
+                "detail": detail,
+            }
             for node, path, detail in events
-        ]
+        ],
     )

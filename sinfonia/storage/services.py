@@ -43,8 +43,9 @@ def take_blobs(stored: Iterable[blobstore.StoredBytes]) -> None:
                 "sha256", flat=True
             )
         )
-    bulk.insert(
-        [Blob(sha256=sha, size=size) for sha, size in sizes.items() if sha not in known],
+    bulk.insert_values(
+        Blob,
+        [{"sha256": sha, "size": size} for sha, size in sizes.items() if sha not in known],
         ignore_conflicts=True,  # created meanwhile by a concurrent upload of the same bytes
     )
     _shift(Counter(s.sha256 for s in items), +1)

@@ -97,3 +97,30 @@ def test_values_rows_share_are_prepared_once_and_stay_right():
     assert stored[3][2]["a"] is True and stored[2][2]["a"] == 1 and stored[2][2]["a"] is not True
     assert len({at for *_, at in stored}) == 1
     assert all(e.at == stored[0][3] for e in made)
+
+
+def test_insert_values_writes_what_insert_writes():
+    made = events("by.objects")
+    bulk.insert(made)
+    bulk.insert_values(
+        AuditEvent,
+        [
+            {
+                "username": e.username,
+                "action": "by.values",
+                "path": e.path,
+                "channel": e.channel,
+                "detail": e.detail,
+            }
+            for e in made
+        ],
+    )
+    expected = [r | {"action": "x"} for r in rows("by.objects")]
+    assert [r | {"action": "x"} for r in rows("by.values")] == expected  # defaults: client "", …
+    assert AuditEvent.objects.filter(action="by.values", at__isnull=True).count() == 0
+    bulk.insert_values(
+        Blob,
+        [{"sha256": "c" * 64, "size": 1}, {"sha256": "c" * 64, "size": 2}],
+        ignore_conflicts=True,
+    )
+    assert list(Blob.objects.values_list("size", "ref_count")) == [(1, 0)]

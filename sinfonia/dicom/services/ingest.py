@@ -145,7 +145,7 @@ def instance_uids(header: Header) -> tuple[str, str, str]:
 
 def _instance_values(header: Header, series: Series, sop_uid: str) -> dict[str, Any]:
     return {
-        "series": series,
+        "series_id": series.pk,
         "sop_instance_uid": sop_uid,
         "sop_class_uid": header.sop_class_uid,
         "instance_number": header.int("InstanceNumber"),
@@ -227,26 +227,28 @@ def _index_new(files: list[tuple[Node, Header]]) -> None:
             firsts.setdefault(series_uid, header)
     if firsts:
         series_by_uid.update(_create_series(firsts))
-    instances = [
-        Instance(file=node, **_instance_values(header, series_by_uid[series_uid], sop_uid))
-        for (node, header), (_, series_uid, sop_uid) in zip(files, uids, strict=True)
-    ]
-    bulk.insert(instances)
+    bulk.insert_values(
+        Instance,
+        [
+            {"file_id": node.pk, **_instance_values(header, series_by_uid[series_uid], sop_uid)}
+            for (node, header), (_, series_uid, sop_uid) in zip(files, uids, strict=True)
+        ],
+    )
     holders: dict[str, list[tuple[int, str | None]]] = {}
     sops = list({sop for *_, sop in uids})
     for start in range(0, len(sops), 500):
         rows = Instance.objects.filter(sop_instance_uid__in=sops[start : start + 500])
         for sop, file_id, blob in rows.values_list("sop_instance_uid", "file_id", "file__blob_id"):
             holders.setdefault(sop, []).append((file_id, blob))
-    states = []
+    states: list[dict[str, Any]] = []
     for (node, _), (*_, sop) in zip(files, uids, strict=True):
         dupes = [(f, blob) for f, blob in holders.get(sop, []) if f != node.id]
         detail = {
             "duplicates": [f for f, _ in dupes],
             "conflict": any(blob != node.blob_id for _, blob in dupes),
         }
-        states.append(IndexState(file=node, state=State.DICOM, detail=detail if dupes else {}))
-    bulk.insert(states)
+        states.append({"file_id": node.pk, "state": State.DICOM, "detail": detail if dupes else {}})
+    bulk.insert_values(IndexState, states)
 
 
 def _mark(
