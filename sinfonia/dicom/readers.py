@@ -6,7 +6,9 @@ parts' bytes to a helper as they arrive (`Batch.submit`, ``CHUNK`` parts at a ti
 collects the headers once the batch's bytes are durable (`Reading.header`); by then most
 are read, on another core. A process, not a thread: a thread would hold the interpreter
 lock while it parses. Chunks, because each trip through the executor waits for its
-threads, which wait for the interpreter lock the request thread holds.
+threads, which wait for the interpreter lock the request thread holds. When the request
+thread would wait for a chunk, it reads the batch's chunks that no helper has started
+yet itself, last first, so that both cores read until all are read.
 
 `sinfonia serve` starts the helpers (`start`; ``SINFONIA_HEADER_READERS``, 0 turns them off).
 Without them (tests, the command line, a helper that died) a header is read in the caller's
@@ -69,16 +71,17 @@ CHUNK = 10  # instances handed to a helper together: fewer trips through the exe
 
 
 def _read_all(datas: list[bytes]) -> list[Header | str]:
-    """In a helper: `_read_bytes` of each."""
+    """`_read_bytes` of each (in a helper, or here for a chunk no helper has started)."""
     return [_read_bytes(data) for data in datas]
 
 
 class _Chunk:
     """Instances' bytes handed to a helper together, and what came back."""
 
-    __slots__ = ("datas", "future", "here", "pool", "results")
+    __slots__ = ("batch", "datas", "future", "here", "pool", "results")
 
-    def __init__(self) -> None:
+    def __init__(self, batch: list[_Chunk]) -> None:
+        self.batch = batch  # the chunks of its batch, in order
         self.datas: list[bytes] = []
         self.future: Future[list[Header | str]] | None = None
         self.pool: ProcessPoolExecutor | None = None
@@ -93,9 +96,21 @@ class _Chunk:
             with contextlib.suppress(RuntimeError, BrokenProcessPool):  # stopping, or broken
                 self.future = pool.submit(_read_all, self.datas)
 
+    def steal(self) -> None:
+        """Read here, last first, the chunks after this one that no helper has started: while
+        the caller would wait for this one, both cores read."""
+        for chunk in reversed(self.batch):
+            if chunk is self or (self.future is not None and self.future.done()):
+                return
+            if chunk.future is not None and chunk.future.cancel():
+                chunk.future = None
+                chunk.results = _read_all(chunk.datas)
+
     def result(self, index: int) -> Header | str | None:
         """What the helper made of instance ``index``; None: read it here."""
         self.send()
+        if self.future is not None and not self.future.done():
+            self.steal()
         future, self.future = self.future, None
         if future is not None:
             try:
@@ -138,7 +153,8 @@ class Batch:
     time (asking for a header sends what is still waiting)."""
 
     def __init__(self) -> None:
-        self._open = _Chunk()
+        self._chunks: list[_Chunk] = []
+        self._open = _Chunk(self._chunks)
 
     def submit(self, data: bytes) -> Reading:
         """Start reading the header of ``data`` (a whole Part 10 file)."""
@@ -153,7 +169,8 @@ class Batch:
         """Hand what is waiting to a helper now (its headers are about to be needed)."""
         if self._open.datas:
             self._open.send()
-            self._open = _Chunk()
+            self._chunks.append(self._open)
+            self._open = _Chunk(self._chunks)
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:

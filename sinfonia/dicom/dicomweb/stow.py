@@ -194,11 +194,12 @@ def _receive(
     readings = readers.Batch()
 
     def flush() -> None:
-        nonlocal size, held
+        nonlocal size, held, readings
         pending = batch[:]
         batch.clear()
         size = held = 0
         readings.send()  # the last headers: read while the batch is made durable
+        readings = readers.Batch()  # the next batch's
         try:
             stored = blobstore.settle_all([part.written for part in pending])
         except Exception as exc:
