@@ -79,35 +79,33 @@ class Indexed:
     conflict: bool
 
 
-def _patient_values(header: Header) -> dict[str, Any]:
-    text = header.text
+# (column, attribute, longest text) of the Patient, Study and Series rows; None: a number.
+PATIENT_COLUMNS = (
+    ("patient_name", "PatientName", 324),
+    ("birth_date", "PatientBirthDate", 8),
+    ("sex", "PatientSex", 16),
+)
+STUDY_COLUMNS = (
+    ("study_date", "StudyDate", 8),
+    ("study_time", "StudyTime", 16),
+    ("accession_number", "AccessionNumber", 16),
+    ("study_id", "StudyID", 16),
+    ("study_description", "StudyDescription", 64),
+    ("referring_physician_name", "ReferringPhysicianName", 324),
+)
+SERIES_COLUMNS = (
+    ("modality", "Modality", 16),
+    ("series_number", "SeriesNumber", None),
+    ("series_description", "SeriesDescription", 64),
+    ("body_part_examined", "BodyPartExamined", 16),
+    ("series_date", "SeriesDate", 8),
+)
+
+
+def _columns(header: Header, columns: tuple[tuple[str, str, int | None], ...]) -> dict[str, Any]:
     return {
-        "patient_name": text("PatientName", 324),
-        "birth_date": text("PatientBirthDate", 8),
-        "sex": text("PatientSex", 16),
-    }
-
-
-def _study_values(header: Header) -> dict[str, Any]:
-    text = header.text
-    return {
-        "study_date": text("StudyDate", 8),
-        "study_time": text("StudyTime", 16),
-        "accession_number": text("AccessionNumber", 16),
-        "study_id": text("StudyID", 16),
-        "study_description": text("StudyDescription", 64),
-        "referring_physician_name": text("ReferringPhysicianName", 324),
-    }
-
-
-def _series_values(header: Header) -> dict[str, Any]:
-    text = header.text
-    return {
-        "modality": text("Modality", 16),
-        "series_number": header.int("SeriesNumber"),
-        "series_description": text("SeriesDescription", 64),
-        "body_part_examined": text("BodyPartExamined", 16),
-        "series_date": text("SeriesDate", 8),
+        column: header.int(keyword) if limit is None else header.text(keyword, limit)
+        for column, keyword, limit in columns
     }
 
 
@@ -120,13 +118,15 @@ def _new_series(header: Header, study_uid: str, series_uid: str) -> Series:
     """The Series row of a series seen for the first time, with its Patient and Study rows."""
     patient_id, issuer = _patient_key(header)
     patient, _ = Patient.objects.get_or_create(
-        patient_id=patient_id, issuer=issuer, defaults=_patient_values(header)
+        patient_id=patient_id, issuer=issuer, defaults=_columns(header, PATIENT_COLUMNS)
     )
     study, _ = Study.objects.get_or_create(
-        study_instance_uid=study_uid, defaults={"patient": patient, **_study_values(header)}
+        study_instance_uid=study_uid,
+        defaults={"patient": patient, **_columns(header, STUDY_COLUMNS)},
     )
     series, _ = Series.objects.get_or_create(
-        series_instance_uid=series_uid, defaults={"study": study, **_series_values(header)}
+        series_instance_uid=series_uid,
+        defaults={"study": study, **_columns(header, SERIES_COLUMNS)},
     )
     return series
 
@@ -193,20 +193,28 @@ def _create_series(firsts: dict[str, Header]) -> dict[str, Series]:
             if (p.patient_id, p.issuer) in keys
         }
         made_patients = [
-            Patient(patient_id=pid, issuer=issuer, **_patient_values(h))
+            Patient(patient_id=pid, issuer=issuer, **_columns(h, PATIENT_COLUMNS))
             for (pid, issuer), h in keys.items()
             if (pid, issuer) not in patients
         ]
         bulk.insert_returning_ids(made_patients)
         patients.update(((p.patient_id, p.issuer), p) for p in made_patients)
         made_studies = [
-            Study(study_instance_uid=uid, patient=patients[_patient_key(h)], **_study_values(h))
+            Study(
+                study_instance_uid=uid,
+                patient=patients[_patient_key(h)],
+                **_columns(h, STUDY_COLUMNS),
+            )
             for uid, h in new_studies.items()
         ]
         bulk.insert_returning_ids(made_studies)
         studies.update((s.study_instance_uid, s) for s in made_studies)
     made = [
-        Series(series_instance_uid=uid, study=studies[h.study_instance_uid], **_series_values(h))
+        Series(
+            series_instance_uid=uid,
+            study=studies[h.study_instance_uid],
+            **_columns(h, SERIES_COLUMNS),
+        )
         for uid, h in firsts.items()
     ]
     bulk.insert_returning_ids(made)
