@@ -26,7 +26,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -121,6 +121,8 @@ class _Chunk:
                 self.results = [message] * len(self.datas)
             except BrokenProcessPool:
                 _replace(self.pool)  # a helper died (killed, out of memory): read them here
+                self.here = True
+            except CancelledError:  # its pool was replaced over another request's chunk
                 self.here = True
         return None if self.results is None else self.results[index]
 

@@ -159,3 +159,19 @@ def test_chunks_no_helper_started_are_read_here_while_waiting(helpers: None) -> 
     # The helper had the first chunks; the last ones, which it had not started, were read here.
     assert chunks[-1].future is None and chunks[-1].results is not None
     assert sum(1 for c in chunks if c.here or c.results is not None) == 5
+
+
+def test_a_chunk_cancelled_by_another_requests_replacement_is_read_here(helpers: None) -> None:
+    data = bundled("MR_small.dcm")
+    readers.Batch().submit(data).header()  # the helper is up
+    (pid,) = helper_pids()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        batch = readers.Batch()
+        readings = [batch.submit(data) for _ in range(readers.CHUNK * 4)]
+        last = batch._chunks[-1]
+        assert last.future is not None and last.future.cancel()  # as a pool shutdown does
+        assert readings[-1].header() == read(io.BytesIO(data))
+        assert last.here
+    finally:
+        os.kill(pid, signal.SIGCONT)

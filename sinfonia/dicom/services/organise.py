@@ -8,7 +8,7 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from sinfonia.core.context import Actor
 from sinfonia.core.errors import Conflict, Invalid, ServiceError
@@ -187,7 +187,7 @@ def series_filesets(
         return out
     try:
         filed = _file_all(actor, parent, todo, organise)
-    except ServiceError:  # an exception to the rule, or a racing twin: series by series
+    except (ServiceError, DatabaseError):  # an exception to the rule, a racing twin: one by one
         known: Known = {}
         for uid, series_names in todo.items():
             try:

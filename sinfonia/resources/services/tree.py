@@ -194,7 +194,9 @@ def find_or_create_children(
                 f"{node.name!r} exists in {parents[key[0]].name!r} and is a {node.kind_name}.",
             )
         found[key] = node
-    missing = [(key, kind) for key, kind in kinds.items() if key not in found]
+    # In one order for every writer, so that two batches making the same names wait for each
+    # other instead of deadlocking (PostgreSQL locks each new name's index entry).
+    missing = sorted((key, kind) for key, kind in kinds.items() if key not in found)
     if not missing:
         return found
     checked: set[tuple[int | None, bool]] = set()
