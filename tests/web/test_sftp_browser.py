@@ -129,7 +129,8 @@ def test_delete_from_staging(page: Any, staging: Path) -> None:
     sftp_ready(page)
     page.once("dialog", lambda dialog: dialog.accept())
     stage_row(page, "loose.txt").locator("[data-action=sftp-delete]").click()
-    page.wait_for_load_state()
+    # The page deletes by fetch and then lists the area again: wait for the row to go.
+    stage_row(page, "loose.txt").wait_for(state="detached", timeout=15_000)
     sftp_ready(page)
     assert stage_row(page, "loose.txt").count() == 0
     assert not (staging / "loose.txt").exists()
